@@ -1,0 +1,247 @@
+"""Loading specs and fireline.yaml with errors that point at file, line, column and field.
+
+Documents are read with ruamel.yaml (which keeps positions), recognised by their header
+(fireline/v1 Service or Config, Sloth prometheus/v1 or PrometheusServiceLevel, OpenSLO SLO),
+converted to the native models and validated by pydantic; pydantic's error locations are
+mapped back to positions in the file.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from fireline.spec.errors import Problem, SpecError, display_path, field_path
+from fireline.spec.models import Config, ServiceSpec
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One YAML document with where it came from."""
+
+    path: Path
+    index: int  # position in a multi-document file
+    data: Any
+
+
+@dataclass(frozen=True)
+class LoadedService:
+    spec: ServiceSpec
+    source: Path
+    format: str  # fireline/v1, sloth/prometheus-v1, sloth/k8s, openslo/v1, openslo/v1alpha
+
+
+def read_documents(path: Path) -> list[Document]:
+    name = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError([Problem(name, 0, 0, "", f"cannot read file: {exc.strerror or exc}")]) from None
+    except UnicodeDecodeError:
+        raise SpecError([Problem(name, 0, 0, "", "not a UTF-8 text file")]) from None
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    try:
+        docs = [d for d in yaml.load_all(text) if d is not None]
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        detail = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+        raise SpecError([Problem(name, line, col, "", f"invalid YAML: {detail}")]) from None
+    except Exception as exc:  # ruamel raises several unrelated types for broken input
+        raise SpecError([Problem(name, 0, 0, "", f"invalid YAML: {exc}")]) from None
+    return [Document(path, i, d) for i, d in enumerate(docs)]
+
+
+def position(data: Any, loc: tuple[int | str, ...], *, key: bool = False) -> tuple[int, int]:
+    """1-based line and column of the node at loc; the deepest existing ancestor when loc is missing."""
+    node = data
+    line, col = 1, 1
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        if isinstance(node, CommentedMap) and part in node:
+            k_line, k_col, v_line, v_col = node.lc.data[part]
+            line, col = (k_line + 1, k_col + 1) if key and last else (v_line + 1, v_col + 1)
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and 0 <= part < len(node):
+            v_line, v_col = node.lc.data[part]
+            line, col = v_line + 1, v_col + 1
+            node = node[part]
+        else:
+            break
+    return line, col
+
+
+def _model_fields(model: type[BaseModel]) -> list[str]:
+    return [info.alias or name for name, info in model.model_fields.items()]
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        return [a for arg in get_args(annotation) for a in _unwrap(arg)]
+    if origin is typing.Annotated:
+        return _unwrap(get_args(annotation)[0])
+    return [annotation]
+
+
+def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The pydantic model that the path loc leads to (for did-you-mean on unknown fields)."""
+    current: Any = model
+    for part in loc:
+        candidates = _unwrap(current)
+        nxt: Any = None
+        for cand in candidates:
+            if isinstance(cand, type) and issubclass(cand, BaseModel) and isinstance(part, str):
+                for name, info in cand.model_fields.items():
+                    if part in (name, info.alias):
+                        nxt = info.annotation
+            elif get_origin(cand) in (list, tuple) and isinstance(part, int):
+                nxt = get_args(cand)[0]
+            elif get_origin(cand) is dict and isinstance(part, str):
+                nxt = get_args(cand)[1]
+            if nxt is not None:
+                break
+        if nxt is None:
+            return None
+        current = nxt
+    for cand in _unwrap(current):
+        if isinstance(cand, type) and issubclass(cand, BaseModel):
+            return cand
+    return None
+
+
+def _message(error: Any, model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        parent = _model_at(model, loc[:-1])
+        allowed = _model_fields(parent) if parent else []
+        guess = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        hint = f"; did you mean {guess[0]!r}?" if guess else ""
+        expected = f" (expected one of: {', '.join(allowed)})" if allowed and not guess else ""
+        return f"unknown field {loc[-1]!r}{hint}{expected}"
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "literal_error":
+        return f"{error['msg'].lower()}, got {error.get('input')!r}"
+    if kind in ("model_type", "dict_type"):
+        return f"expected a mapping of fields, got {type(error.get('input')).__name__}"
+    if kind == "list_type":
+        return f"expected a list, got {type(error.get('input')).__name__}"
+    if kind == "enum":
+        return f"{error['msg'].lower()}, got {error.get('input')!r}"
+    msg: str = error["msg"]
+    return msg.removeprefix("Value error, ")
+
+
+def validate(model: type[Any], data: Any, source: Path, base_loc: tuple[int | str, ...] = ()) -> Any:
+    """model.model_validate(data) with errors mapped to file positions."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            # Model validators report at their model; point at the model's first line.
+            line, col = position(data, loc, key=error["type"] == "extra_forbidden")
+            problems.append(
+                Problem(display_path(source), line, col, field_path(base_loc + loc), _message(error, model, loc))
+            )
+        raise SpecError(problems) from None
+
+
+def detect_format(data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return None
+    api, kind = data.get("apiVersion"), data.get("kind")
+    if api == "fireline/v1" and kind in ("Service", "Config"):
+        return f"fireline/{kind}"
+    if str(data.get("version", "")) == "prometheus/v1":
+        return "sloth/prometheus-v1"
+    if api == "sloth.slok.dev/v1" and kind == "PrometheusServiceLevel":
+        return "sloth/k8s"
+    if api in ("openslo/v1", "openslo/v1alpha") and kind == "SLO":
+        return api
+    return None
+
+
+def iter_spec_files(paths: Iterable[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in SPEC_SUFFIXES)
+        else:
+            yield path
+
+
+def load_services(paths: Iterable[Path]) -> list[LoadedService]:
+    """Every service spec in the given files and directories (Config documents are skipped).
+
+    All problems across all files are collected before raising, so one run shows them all.
+    """
+    from fireline.spec.importers import convert  # local: importers use validate() from here
+
+    services: list[LoadedService] = []
+    problems: list[Problem] = []
+    files = list(iter_spec_files(paths))
+    if not files:
+        names = ", ".join(display_path(p) for p in paths)
+        raise SpecError([Problem(names or ".", 0, 0, "", "no .yaml or .yml spec files found")])
+    for path in files:
+        if not path.exists():
+            problems.append(Problem(display_path(path), 0, 0, "", "no such file or directory"))
+            continue
+        try:
+            documents = read_documents(path)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+            continue
+        for doc in documents:
+            fmt = detect_format(doc.data)
+            if fmt == "fireline/Config":
+                continue
+            try:
+                if fmt is None:
+                    raise SpecError([Problem(
+                        display_path(path), *position(doc.data, ()), "",
+                        "not a recognised spec: expected apiVersion fireline/v1 (kind Service or Config), "
+                        "Sloth version prometheus/v1 or kind PrometheusServiceLevel, or OpenSLO kind SLO",
+                    )])
+                services.extend(LoadedService(s, path, fmt) for s in convert(fmt, doc))
+            except SpecError as exc:
+                problems.extend(exc.problems)
+    seen: dict[str, LoadedService] = {}
+    for loaded in services:
+        if loaded.spec.name in seen:
+            problems.append(Problem(
+                display_path(loaded.source), 0, 0, "metadata.name",
+                f"service {loaded.spec.name!r} is also defined in {display_path(seen[loaded.spec.name].source)}",
+            ))
+        seen.setdefault(loaded.spec.name, loaded)
+    if problems:
+        raise SpecError(problems)
+    return services
+
+
+def load_config(path: Path) -> Config:
+    documents = read_documents(path)
+    configs = [d for d in documents if detect_format(d.data) == "fireline/Config"]
+    if len(configs) != 1:
+        raise SpecError([Problem(
+            display_path(path), 1, 1, "",
+            "expected exactly one document with apiVersion: fireline/v1 and kind: Config"
+            + (f", found {len(configs)}" if configs else ""),
+        )])
+    config: Config = validate(Config, configs[0].data, path)
+    return config
