@@ -22,7 +22,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
 from fireline.spec.errors import Problem, SpecError, display_path, field_path
-from fireline.spec.models import Config, ServiceSpec
+from fireline.spec.config import Config
+from fireline.spec.models import ServiceSpec
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 

@@ -408,11 +408,3 @@ class ServiceSpec(Model):
     @property
     def name(self) -> str:
         return self.metadata.name
-
-
-class Config(Model):
-    """fireline.yaml (kind: Config). Later features add their sections here."""
-
-    api_version: Literal["fireline/v1"] = Field(alias="apiVersion")
-    kind: Literal["Config"]
-    specs: list[str] = []
