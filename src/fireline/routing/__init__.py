@@ -1,0 +1,1 @@
+"""Alertmanager configuration: generation, and the route/inhibition model used to analyse it."""
