@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import typer
 
+from fireline.routing.commands import register as register_routing
+
 app = typer.Typer(
     name="fireline",
     help="SLO specs to correct, tested Prometheus alerting and incident response.",
@@ -11,6 +13,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+register_routing(app)
 
 
 def main() -> None:
