@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
-import typer
+import sys
+from pathlib import Path
+from typing import Annotated
 
-from fireline.routing.commands import register as register_routing
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from fireline.adapters.promtool import ToolMissing
+from fireline.bundle import BundleContext, RuleFormat, generate_bundle
+from fireline.check import BundleError, check_bundle
+from fireline.slo.durations import human_seconds
+from fireline.slo.explain import explain_slo
+from fireline.slo.tiers import decimal_text
+from fireline.spec.config import Config
+from fireline.spec.errors import SpecError, display_path
+from fireline.spec.loader import LoadedService, load_config, load_services
+from fireline.sim.commands import register as register_simulate
 
 app = typer.Typer(
     name="fireline",
@@ -13,9 +28,114 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+# Tables stay readable when piped (rich assumes 80 columns without a terminal).
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True, highlight=False)
 
-register_routing(app)
+EXIT_USAGE = 2
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
+    err_console.print(f"[red]error:[/red] {message}", soft_wrap=True)
+    return typer.Exit(code)
+
+
+def load_specs_or_exit(paths: list[Path]) -> list[LoadedService]:
+    try:
+        return load_services(paths)
+    except SpecError as exc:
+        for problem in exc.problems:
+            err_console.print(f"[red]error:[/red] {problem}", soft_wrap=True, markup=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+def load_config_or_exit(path: Path | None) -> Config | None:
+    if path is None:
+        return None
+    try:
+        return load_config(path)
+    except SpecError as exc:
+        for problem in exc.problems:
+            err_console.print(f"[red]error:[/red] {problem}", soft_wrap=True)
+        raise typer.Exit(EXIT_USAGE) from None
+
+
+SpecPaths = Annotated[list[Path], typer.Argument(help="Spec files or folders (fireline, Sloth, OpenSLO).")]
+
+
+@app.command()
+def generate(
+    specs: SpecPaths,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the bundle.")],
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="fireline.yaml (kind: Config).")] = None,
+    rule_format: Annotated[RuleFormat, typer.Option("--format", help="Rule file format.")] = RuleFormat.PROMETHEUS,
+) -> None:
+    """Write Prometheus rules, promtool tests and the rest of the bundle for the SLO specs."""
+    services = load_specs_or_exit(specs)
+    ctx = BundleContext(services=services, out=out, config=load_config_or_exit(config), rule_format=rule_format)
+    generate_bundle(ctx)
+    for path in ctx.written:
+        console.print(f"wrote {display_path(path)}")
+    for note in ctx.notes:
+        err_console.print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
+    slos = sum(len(s.spec.spec.slos) for s in services)
+    console.print(f"{len(services)} services, {slos} SLOs -> {display_path(out)}")
+
+
+@app.command()
+def check(out: Annotated[Path, typer.Argument(help="A bundle written by `fireline generate`.")]) -> None:
+    """Run `promtool check rules` and `promtool test rules` on a bundle."""
+    try:
+        results = check_bundle(out)
+    except (BundleError, ToolMissing) as exc:
+        raise fail(str(exc)) from None
+    failed = [r for r in results if not r.ok]
+    for result in results:
+        mark = "[green]ok[/green]  " if result.ok else "[red]FAIL[/red]"
+        console.print(f"{mark} {result.step:<12} {result.service}")
+        if not result.ok:
+            console.print(result.output, markup=False, soft_wrap=True)
+    console.print(f"{len(results) - len(failed)}/{len(results)} passed")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def explain(specs: SpecPaths) -> None:
+    """Print, per SLO and tier: thresholds, budget spent at detection, detection and exhaustion times."""
+    for loaded in load_specs_or_exit(specs):
+        for slo in loaded.spec.spec.slos:
+            table = Table(
+                title=(f"{loaded.spec.name}/{slo.name}: objective {decimal_text(slo.objective)}% over "
+                       f"{slo.window}, error budget {float(slo.error_budget):.4g}"),
+                title_justify="left",
+            )
+            for column in ("tier", "severity", "burn rate >", "error ratio >", "budget spent at detection",
+                           "detects 100% errors", "detects 1.5x threshold", "budget lasts at threshold"):
+                table.add_column(column, justify="right" if column not in ("tier", "severity") else "left")
+            for row in explain_slo(slo):
+                tier = row.tier
+                suffix = f" (for {tier.for_})" if tier.for_.milliseconds else ""
+                table.add_row(
+                    tier.key + suffix,
+                    tier.severity.value,
+                    f"{row.burn_rate_threshold:.4g}",
+                    f"{row.error_ratio_threshold:.4%}",
+                    f"{row.budget_consumed_at_detection:.1%}",
+                    human_seconds(row.detection_outage_seconds),
+                    human_seconds(row.detection_at_1_5x_seconds),
+                    human_seconds(row.exhaustion_at_threshold_seconds),
+                )
+            if not slo.tiers():
+                table.add_row("(no tiers: page and ticket disabled)", "", "", "", "", "", "", "")
+            console.print(table)
+
+
+register_simulate(app)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -1,0 +1,1 @@
+"""Adapters to external programs (promtool, amtool); the pure core never imports these."""

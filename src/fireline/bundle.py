@@ -1,0 +1,89 @@
+"""`fireline generate`: the whole bundle for a set of specs, written to one output folder.
+
+The bundle is a short ordered list of steps (after Sloth's chain): each reads the specs and the
+config and writes its own files, returning what it wrote and any notes for the user.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from fireline.rules.generate import GenerateOptions, render_prometheus_rule, render_rules_file
+from fireline.rules.testgen import render_tests_file
+from fireline.spec.config import Config
+from fireline.spec.loader import LoadedService
+
+
+class RuleFormat(StrEnum):
+    PROMETHEUS = "prometheus"
+    PROMETHEUS_OPERATOR = "prometheus-operator"
+
+
+@dataclass
+class BundleContext:
+    services: list[LoadedService]
+    out: Path
+    config: Config | None = None
+    rule_format: RuleFormat = RuleFormat.PROMETHEUS
+    written: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def options(self) -> GenerateOptions:
+        base = _runbook_base(self.config)
+        return GenerateOptions(runbook_base_url=base) if base else GenerateOptions()
+
+    def write(self, relative: str, text: str) -> Path:
+        path = self.out / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Unchanged files keep their timestamps, so make-style tools and reviewers see real changes only.
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+        self.written.append(path)
+        return path
+
+
+def _runbook_base(config: Config | None) -> str | None:
+    runbooks = getattr(config, "runbooks", None) if config is not None else None
+    base = getattr(runbooks, "base_url", None)
+    return base if isinstance(base, str) else None
+
+
+def rules_relative_path(service: str, rule_format: RuleFormat) -> str:
+    if rule_format is RuleFormat.PROMETHEUS_OPERATOR:
+        return f"prometheus/{service}.prometheusrule.yml"
+    return f"prometheus/{service}.rules.yml"
+
+
+def write_prometheus_rules(ctx: BundleContext) -> None:
+    options = ctx.options()
+    for loaded in ctx.services:
+        spec, source = loaded.spec, loaded.source.name
+        if ctx.rule_format is RuleFormat.PROMETHEUS_OPERATOR:
+            text = render_prometheus_rule(spec, source, options)
+        else:
+            text = render_rules_file(spec, source, options)
+        ctx.write(rules_relative_path(spec.name, ctx.rule_format), text)
+        # Tests always name the plain rule file; `fireline check` extracts it from a manifest.
+        tests = render_tests_file(spec, f"../{spec.name}.rules.yml", source)
+        ctx.write(f"prometheus/tests/{spec.name}.test.yml", tests.text)
+        ctx.notes.extend(tests.untested)
+
+
+BundleStep = Callable[[BundleContext], None]
+
+# The order matters only for the notes printed; each step writes its own files.
+STEPS: list[BundleStep] = [
+    write_prometheus_rules,
+    # Steps added by other features (Alertmanager config, runbooks, policy document, dashboards)
+    # are appended here.
+]
+
+
+def generate_bundle(ctx: BundleContext) -> BundleContext:
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    for step in STEPS:
+        step(ctx)
+    return ctx
