@@ -11,8 +11,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from fireline.routing.expected import alertmanager_files
 from fireline.rules.generate import GenerateOptions, render_prometheus_rule, render_rules_file
 from fireline.rules.testgen import render_tests_file
+from fireline.runbooks.generate import runbook_files
 from fireline.spec.config import Config
 from fireline.spec.loader import LoadedService
 
@@ -72,11 +74,34 @@ def write_prometheus_rules(ctx: BundleContext) -> None:
         ctx.notes.extend(tests.untested)
 
 
+# --- Alertmanager config, expected routes, runbooks and the policy document (routing/, runbooks/) ---
+def write_alertmanager_config(ctx: BundleContext) -> None:
+    if ctx.config is None or ctx.config.default_receiver is None:
+        ctx.notes.append("no default_receiver in fireline.yaml: alertmanager/alertmanager.yml not generated "
+                         "(see docs/routing.md)")
+        return
+    teams = sorted({loaded.spec.spec.team for loaded in ctx.services})
+    for relative, text in alertmanager_files(ctx.config, teams).items():
+        ctx.write(relative, text)
+    unrouted = [team for team in teams if team not in ctx.config.teams]
+    if unrouted:
+        ctx.notes.append(f"team(s) {', '.join(unrouted)} have no entry under teams in fireline.yaml: "
+                         f"their alerts go to the default receiver {ctx.config.default_receiver}")
+
+
+def write_runbooks(ctx: BundleContext) -> None:
+    for relative, text in runbook_files([loaded.spec for loaded in ctx.services], ctx.config).items():
+        ctx.write(relative, text)
+# --- end of routing/runbooks steps ---
+
+
 BundleStep = Callable[[BundleContext], None]
 
 # The order matters only for the notes printed; each step writes its own files.
 STEPS: list[BundleStep] = [
     write_prometheus_rules,
+    write_alertmanager_config,
+    write_runbooks,
     # Steps added by other features (Alertmanager config, runbooks, policy document, dashboards)
     # are appended here.
 ]

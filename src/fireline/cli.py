@@ -13,6 +13,7 @@ from rich.table import Table
 from fireline.adapters.promtool import ToolMissing
 from fireline.bundle import BundleContext, RuleFormat, generate_bundle
 from fireline.check import BundleError, check_bundle
+from fireline.routing.commands import register as register_routing
 from fireline.slo.durations import human_seconds
 from fireline.slo.explain import explain_slo
 from fireline.slo.tiers import decimal_text
@@ -132,6 +133,8 @@ def explain(specs: SpecPaths) -> None:
 
 
 register_simulate(app)
+
+register_routing(app)
 
 
 def main() -> None:

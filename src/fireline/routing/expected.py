@@ -95,14 +95,26 @@ def load_expected_routes(path: Path) -> list[ExpectedRoute]:
     return rows
 
 
-def write_alertmanager(config: Config, spec_teams: Iterable[str], out_dir: Path) -> list[Path]:
-    """OUT/alertmanager/alertmanager.yml and expected-routes.yml; nothing when no routing is configured."""
+ALERTMANAGER_CONFIG = "alertmanager/alertmanager.yml"
+EXPECTED_ROUTES = "alertmanager/expected-routes.yml"
+
+
+def alertmanager_files(config: Config, spec_teams: Iterable[str]) -> dict[str, str]:
+    """Bundle-relative path -> text: the config and its expected-routes table; empty without routing."""
     if config.default_receiver is None:
-        return []
-    directory = out_dir / "alertmanager"
-    directory.mkdir(parents=True, exist_ok=True)
-    config_path = directory / "alertmanager.yml"
-    table_path = directory / "expected-routes.yml"
-    config_path.write_text(render_alertmanager_config(config), encoding="utf-8")
-    table_path.write_text(render_expected_routes(expected_routes(config, spec_teams)), encoding="utf-8")
-    return [config_path, table_path]
+        return {}
+    return {
+        ALERTMANAGER_CONFIG: render_alertmanager_config(config),
+        EXPECTED_ROUTES: render_expected_routes(expected_routes(config, spec_teams)),
+    }
+
+
+def write_alertmanager(config: Config, spec_teams: Iterable[str], out_dir: Path) -> list[Path]:
+    """Write alertmanager_files under out_dir (for callers outside `fireline generate`)."""
+    written = []
+    for relative, text in alertmanager_files(config, spec_teams).items():
+        path = out_dir / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written

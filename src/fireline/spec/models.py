@@ -359,11 +359,64 @@ class Operations(Model):
     failover: str | None = None
 
 
+# --- Runbook content (fireline.runbooks): escalation contacts and cause-based warning runbooks ---
+# Template ids under src/fireline/runbooks/templates/causes/; docs/runbooks.md describes each.
+CAUSE_RUNBOOKS = (
+    "high-cpu", "high-memory", "disk-filling", "pod-restarts",
+    "certificate-expiry", "dependency-down", "database-connections", "queue-backlog",
+)
+
+
+class EscalationContact(Model):
+    """One step of the escalation path shown in runbooks, in order (engineer -> lead -> director)."""
+
+    role: str = Field(description="e.g. on-call engineer, team lead, engineering director")
+    contact: str = Field(description="how to reach them: @handle, PagerDuty schedule, phone")
+
+
+class CauseWarning(Model):
+    """A runbook for one of the service's own cause-based warning alerts (fireline writes the runbook only)."""
+
+    runbook: str = Field(description="template id, one of CAUSE_RUNBOOKS")
+    alert: str = Field(description="name of the alerting rule this runbook is for")
+    name: str | None = Field(default=None, description="file name part; defaults to the template id")
+    query: str | None = Field(default=None, description="the alert's PromQL, shown in the runbook")
+    notes: str = ""
+
+    @field_validator("runbook")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in CAUSE_RUNBOOKS:
+            raise ValueError(f"unknown cause runbook {value!r}: use one of {', '.join(CAUSE_RUNBOOKS)}")
+        return value
+
+    @field_validator("alert")
+    @classmethod
+    def _alert(cls, value: str) -> str:
+        if not ALERT_NAME_RE.match(value):
+            raise ValueError(f"alert name {value!r} must match [a-zA-Z_][a-zA-Z0-9_]*")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        if value is not None and not NAME_RE.match(value):
+            raise ValueError(f"name {value!r} must be letters, digits, '-', '_' or '.' "
+                             "(it becomes a file name)")
+        return value
+
+    @property
+    def file_part(self) -> str:
+        return self.name or self.runbook
+
+
 class ServiceBody(Model):
     team: str
     slos: list[SLOSpec] = Field(min_length=1)
     operations: Operations = Operations()
     dashboard: str | None = None
+    escalation: list[EscalationContact] = Field(default_factory=list)
+    warnings: list[CauseWarning] = Field(default_factory=list)
 
     @field_validator("team")
     @classmethod
@@ -379,6 +432,16 @@ class ServiceBody(Model):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"SLO names must be unique within a service; repeated: {', '.join(duplicates)}")
+        return value
+
+    @field_validator("warnings")
+    @classmethod
+    def _unique_warning_files(cls, value: list[CauseWarning]) -> list[CauseWarning]:
+        parts = [w.file_part for w in value]
+        repeated = sorted({p for p in parts if parts.count(p) > 1})
+        if repeated:
+            raise ValueError(f"two warnings would write the runbook {', '.join(repeated)}: "
+                             "give each a distinct name")
         return value
 
 
