@@ -10,8 +10,7 @@ caller says that no behavioural tests could be written.
 from __future__ import annotations
 
 import re
-import sre_constants
-import sre_parse
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,12 @@ import promql_parser
 
 from fireline.slo.durations import Duration
 from fireline.spec.models import SLOSpec, render_window
+
+with warnings.catch_warnings():
+    # The regex parser is the one public way to walk a regex; it is deprecated only as a module name.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    import sre_constants
+    import sre_parse
 
 _GENERIC_VALUES = ("500", "200", "503", "429", "404", "0", "1", "ok", "error", "true", "false", "x", "fireline")
 

@@ -296,7 +296,7 @@ def _openslo_rate(query: str) -> str:
 
 def _openslo_to_native(doc: OpenSLODoc) -> dict[str, Any]:
     spec = doc.spec
-    if spec.indicator is None:
+    if spec.indicator is None and any(o.ratioMetrics is None for o in spec.objectives):
         raise ValueError("indicatorRef is not supported: inline the SLI as spec.indicator")
     windows = spec.timeWindow or spec.timeWindows or []
     if len(windows) > 1:

@@ -124,12 +124,17 @@ def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseMo
     return None
 
 
+def _guesses(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    parent = _model_at(model, loc[:-1])
+    return difflib.get_close_matches(str(loc[-1]), _model_fields(parent), n=1) if parent else []
+
+
 def _message(error: Any, model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
         parent = _model_at(model, loc[:-1])
         allowed = _model_fields(parent) if parent else []
-        guess = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        guess = _guesses(model, loc)
         hint = f"; did you mean {guess[0]!r}?" if guess else ""
         expected = f" (expected one of: {', '.join(allowed)})" if allowed and not guess else ""
         return f"unknown field {loc[-1]!r}{hint}{expected}"
@@ -153,7 +158,16 @@ def validate(model: type[Any], data: Any, source: Path, base_loc: tuple[int | st
         return model.model_validate(data)
     except ValidationError as exc:
         problems = []
-        for error in exc.errors():
+        errors = exc.errors()
+        # A misspelt field shows up twice: unknown 'objectve' and missing 'objective'. Report it once.
+        explained = {
+            tuple(e["loc"][:-1]) + (guess,)
+            for e in errors if e["type"] == "extra_forbidden"
+            for guess in _guesses(model, tuple(e["loc"]))
+        }
+        for error in errors:
+            if error["type"] == "missing" and tuple(error["loc"]) in explained:
+                continue
             loc = tuple(error["loc"])
             # Model validators report at their model; point at the model's first line.
             line, col = position(data, loc, key=error["type"] == "extra_forbidden")
