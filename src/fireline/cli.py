@@ -13,6 +13,7 @@ from rich.table import Table
 from fireline.adapters.promtool import ToolMissing
 from fireline.bundle import BundleContext, RuleFormat, generate_bundle
 from fireline.check import BundleError, check_bundle
+from fireline.lint.commands import register as register_lint
 from fireline.routing.commands import register as register_routing
 from fireline.slo.durations import human_seconds
 from fireline.slo.explain import explain_slo
@@ -133,6 +134,8 @@ def explain(specs: SpecPaths) -> None:
 
 
 register_simulate(app)
+
+register_lint(app)
 
 register_routing(app)
 

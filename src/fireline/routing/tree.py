@@ -254,6 +254,11 @@ def parse_config(text: str, file: str = "<alertmanager.yml>") -> AlertmanagerCon
     data = load_yaml(text, file)
     if not isinstance(data, CommentedMap):
         raise ConfigError(file, 1, "an Alertmanager config must be a YAML mapping with route: and receivers:")
+    return config_from_data(data, file)
+
+
+def config_from_data(data: CommentedMap, file: str) -> AlertmanagerConfig:
+    """Model a config already loaded with ruamel's round-trip loader (keeps its line numbers)."""
     return _Reader(file).config(data)
 
 

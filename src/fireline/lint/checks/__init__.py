@@ -1,0 +1,1 @@
+"""The checks, one module per check or per small group of checks that read the same thing."""

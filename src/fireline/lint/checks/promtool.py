@@ -1,0 +1,108 @@
+"""rules/promtool: `promtool check rules` on each rule file, its errors placed on lines."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from fireline.lint.files import FileKind, RuleFile
+from fireline.lint.model import Finding, LintContext, RuleCheck, Severity
+
+_RULE_RE = re.compile(r'group "(?P<group>[^"]*)", rule (?P<index>\d+), "[^"]*": (?P<rest>.*)')
+_PLACE_RE = re.compile(r"^(?P<line>\d+):(?P<col>\d+): (?P<rest>.*)")
+_FIELD_RE = re.compile(r'^(?P<section>annotation|label) "(?P<key>[^"]+)"')
+_YAML_LINE_RE = re.compile(r"^\s*line (?P<line>\d+): (?P<rest>.*)")
+
+
+def run_promtool(promtool: str, path: Path) -> tuple[int, str]:
+    done = subprocess.run(
+        [promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60, check=False
+    )
+    return done.returncode, done.stdout + "\n" + done.stderr
+
+
+class Promtool(RuleCheck):
+    id = "rules/promtool"
+    severity = Severity.ERROR
+    summary = "promtool check rules rejects the file: Prometheus would not load it."
+
+    def check_file(self, file: RuleFile, ctx: LintContext) -> Iterator[Finding]:
+        if ctx.promtool is None:
+            yield self.finding(
+                file.name,
+                1,
+                "promtool is not installed, so Prometheus' own validation was skipped; "
+                "install prometheus (it ships promtool) to run it.",
+                Severity.INFO,
+            )
+            return
+        if file.kind is FileKind.PROMETHEUS_RULE:
+            code, output = self._check_manifest(ctx.promtool, file)
+        else:
+            code, output = run_promtool(ctx.promtool, file.path)
+        if code == 0:
+            return
+        messages = [line for line in output.splitlines() if line.strip()]
+        yield from self._findings(file, messages)
+
+    def _check_manifest(self, promtool: str, file: RuleFile) -> tuple[int, str]:
+        yaml = YAML(typ="rt")
+        docs = list(yaml.load_all(file.path.read_text(encoding="utf-8")))
+        spec = next(d["spec"] for d in docs if isinstance(d, dict) and d.get("kind") == "PrometheusRule")
+        with tempfile.TemporaryDirectory() as tmp:
+            extracted = Path(tmp) / "rules.yml"
+            with extracted.open("w", encoding="utf-8") as handle:
+                yaml.dump({"groups": spec["groups"]}, handle)
+            code, output = run_promtool(promtool, extracted)
+        return code, output.replace(str(extracted), file.name)
+
+    def _findings(self, file: RuleFile, messages: list[str]) -> Iterator[Finding]:
+        prefix = None
+        for raw in messages:
+            text = raw.strip()
+            if text.startswith("Checking ") or text in ("FAILED:", "SUCCESS"):
+                continue
+            for name in (str(file.path), file.name):
+                if text.startswith(name + ": "):
+                    text = text[len(name) + 2 :]
+            yaml_line = _YAML_LINE_RE.match(text)
+            if yaml_line is not None:
+                line = int(yaml_line.group("line"))
+                # inside a PrometheusRule the extracted spec's lines do not match the manifest's
+                line = file.spec_line if file.kind is FileKind.PROMETHEUS_RULE else line
+                yield self._finding(file, line, f"{prefix or 'yaml'}: {yaml_line.group('rest')}")
+                continue
+            if text.endswith(":") and not _RULE_RE.search(text):
+                prefix = text.rstrip(":")
+                continue
+            yield self._finding(file, self._line(file, text), text)
+
+    def _line(self, file: RuleFile, text: str) -> int:
+        place = _PLACE_RE.match(text)
+        if place is not None:
+            text = place.group("rest")
+        found = _RULE_RE.search(text)
+        if found is None:
+            return int(place.group("line")) if place and file.kind is FileKind.RULES else file.spec_line or 1
+        index = int(found.group("index"))
+        rules = [r for r in file.rules if r.group == found.group("group") and r.index == index]
+        if not rules:
+            return file.groups.get(found.group("group"), 1)
+        rule = rules[0]
+        field = _FIELD_RE.match(found.group("rest"))
+        if field is not None:
+            section = "annotations" if field.group("section") == "annotation" else "labels"
+            return rule.line_of(f"{section}.{field.group('key')}")
+        if "expression" in found.group("rest"):
+            return rule.line_of("expr")
+        return rule.line
+
+    def _finding(self, file: RuleFile, line: int, text: str) -> Finding:
+        return self.finding(
+            file.name, line, f"promtool: {text}. Prometheus will refuse to load this file; fix it."
+        )

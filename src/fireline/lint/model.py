@@ -1,0 +1,93 @@
+"""What every check shares: severities, findings, the check interface and the linting context."""
+
+from __future__ import annotations
+
+from abc import ABC
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, ClassVar
+
+from fireline.slo.durations import Duration
+
+if TYPE_CHECKING:
+    from fireline.lint.files import AlertmanagerFile, Rule, RuleFile
+
+
+class Severity(StrEnum):
+    ERROR = "error"  # the alerting setup fails: alerts cannot fire, load, or reach anyone
+    WARNING = "warning"  # works, but late, noisy, or hard to act on
+    INFO = "info"  # worth knowing; never fails a build
+
+    @property
+    def rank(self) -> int:
+        return {"error": 0, "warning": 1, "info": 2}[self.value]
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    file: str
+    line: int
+    check: str
+    severity: Severity
+    message: str  # what is wrong, then how to fix it
+
+    def as_dict(self) -> dict[str, str | int]:
+        return {
+            "check": self.check,
+            "severity": self.severity.value,
+            "file": self.file,
+            "line": self.line,
+            "message": self.message,
+        }
+
+
+@dataclass
+class LintContext:
+    """Everything a check may look at beyond its own file."""
+
+    slo_period: Duration
+    rule_files: list[RuleFile] = field(default_factory=list)
+    alertmanager_files: list[AlertmanagerFile] = field(default_factory=list)
+    promtool: str | None = None  # path of the binary, None when not installed
+    amtool: str | None = None
+
+    def recorded(self) -> dict[str, list[Rule]]:
+        """Recording rules of the whole linted set, by the series they record."""
+        out: dict[str, list[Rule]] = {}
+        for rule_file in self.rule_files:
+            for rule in rule_file.rules:
+                if rule.record:
+                    out.setdefault(rule.record, []).append(rule)
+        return out
+
+
+class Check(ABC):
+    """One check: a stable id (documented in docs/checks.md), a default severity and a summary."""
+
+    id: ClassVar[str]
+    severity: ClassVar[Severity]
+    summary: ClassVar[str]
+
+    def finding(self, file: str, line: int, message: str, severity: Severity | None = None) -> Finding:
+        return Finding(
+            file=file, line=max(line, 1), check=self.id, severity=severity or self.severity, message=message
+        )
+
+
+class RuleCheck(Check):
+    """A check of Prometheus rule files (plain or inside PrometheusRule manifests)."""
+
+    def check_file(self, file: RuleFile, ctx: LintContext) -> Iterator[Finding]:
+        for rule in file.rules:
+            yield from self.check_rule(rule, file, ctx)
+
+    def check_rule(self, rule: Rule, file: RuleFile, ctx: LintContext) -> Iterator[Finding]:
+        return iter(())
+
+
+class AlertmanagerCheck(Check):
+    """A check of Alertmanager configuration files."""
+
+    def check_file(self, file: AlertmanagerFile, ctx: LintContext) -> Iterator[Finding]:
+        return iter(())

@@ -1,0 +1,92 @@
+"""Every check against its good and bad fixture (tests/lint/fixtures/<check-id-with-dashes>/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fireline.lint.registry import ALL_CHECKS, CHECK_IDS
+from fireline.lint.runner import lint
+from tests.lint.support import AMTOOL, FIXTURES, PROMTOOL, TOOL_CHECKS, expected_findings, needs_tool
+
+
+def fixture_dir(check_id: str) -> Path:
+    return FIXTURES / check_id.replace("/", "-")
+
+
+def params() -> list[object]:
+    out: list[object] = []
+    for check_id in CHECK_IDS:
+        marks = [pytest.mark.promtool, needs_tool(check_id)] if check_id in TOOL_CHECKS else []
+        out.append(pytest.param(check_id, id=check_id, marks=marks))
+    return out
+
+
+def run(path: Path, check_id: str) -> set[tuple[int, str]]:
+    tools = check_id in TOOL_CHECKS  # the binaries only run for their own check: keeps the suite fast
+    result = lint([path], promtool=PROMTOOL if tools else None, amtool=AMTOOL if tools else None)
+    return {(f.line, f.check) for f in result.findings if f.check == check_id}
+
+
+@pytest.mark.parametrize("check_id", params())
+def test_bad_fixture_reports_the_check_on_the_marked_lines(check_id: str) -> None:
+    bad = fixture_dir(check_id) / "bad.yml"
+    expected = {(line, c) for line, c in expected_findings(bad) if c == check_id}
+    assert expected, f"{bad} marks no line with # expect: {check_id}"
+    assert run(bad, check_id) == expected
+
+
+@pytest.mark.parametrize("check_id", params())
+def test_good_fixture_does_not_report_the_check(check_id: str) -> None:
+    good = fixture_dir(check_id) / "good.yml"
+    assert good.is_file()
+    assert run(good, check_id) == set()
+
+
+def test_every_check_has_fixtures_and_docs() -> None:
+    docs = (Path(__file__).parents[2] / "docs" / "checks.md").read_text()
+    assert len(set(CHECK_IDS)) == len(CHECK_IDS)
+    for check in ALL_CHECKS:
+        assert (fixture_dir(check.id) / "bad.yml").is_file(), check.id
+        assert f"## `{check.id}`" in docs, f"docs/checks.md has no entry for {check.id}"
+        assert check.summary and check.severity
+
+
+REQUIRED_IDS = [
+    "rules/undefined-series",
+    "rules/template",
+    "rules/missing-runbook",
+    "rules/runbook-label",
+    "rules/missing-summary",
+    "rules/cause-based-page",
+    "slo/window-pair",
+    "slo/burn-exceeds-budget",
+    "slo/budget-at-detection",
+    "slo/for-delay",
+    "am/unreachable-route",
+    "am/shadowed-route",
+    "am/deprecated-matcher",
+    "am/pagerduty-key-version",
+    "am/inline-secret",
+    "am/no-send-resolved",
+    "am/undefined-receiver",
+    "am/unused-receiver",
+    "am/inhibit-self",
+    "rules/promtool",
+    "am/amtool",
+    "runbooks/missing-section",
+    "runbooks/missing-file",
+]
+
+
+def test_registry_has_exactly_the_required_ids() -> None:
+    assert sorted(CHECK_IDS) == sorted(REQUIRED_IDS)
+
+
+def test_missing_tools_become_info_findings(tmp_path: Path) -> None:
+    rules = FIXTURES / "rules-promtool" / "bad.yml"
+    config = FIXTURES / "am-amtool" / "good.yml"
+    result = lint([rules, config], promtool=None, amtool=None)
+    tool_findings = {(f.check, f.severity.value) for f in result.findings if f.check in TOOL_CHECKS}
+    assert tool_findings == {("rules/promtool", "info"), ("am/amtool", "info")}
