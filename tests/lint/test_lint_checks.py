@@ -90,3 +90,24 @@ def test_missing_tools_become_info_findings(tmp_path: Path) -> None:
     result = lint([rules, config], promtool=None, amtool=None)
     tool_findings = {(f.check, f.severity.value) for f in result.findings if f.check in TOOL_CHECKS}
     assert tool_findings == {("rules/promtool", "info"), ("am/amtool", "info")}
+
+
+@pytest.mark.promtool
+@needs_tool("rules/promtool")
+def test_promtool_errors_in_a_prometheusrule_manifest_land_on_manifest_lines(tmp_path: Path) -> None:
+    manifest = tmp_path / "checkout.yaml"
+    manifest.write_text(
+        "apiVersion: monitoring.coreos.com/v1\n"
+        "kind: PrometheusRule\n"
+        "metadata: {name: checkout}\n"
+        "spec:\n"
+        "  groups:\n"
+        "    - name: g\n"
+        "      rules:\n"
+        "        - alert: A\n"
+        "          expr: rate(x[5m) > 1\n"
+        "          annotations: {summary: 'x {{ $value | mul 2 }}'}\n"
+    )
+    result = lint([manifest], promtool=PROMTOOL, amtool=None)
+    found = {(f.line, f.check) for f in result.findings if f.check == "rules/promtool"}
+    assert found == {(9, "rules/promtool"), (10, "rules/promtool")}

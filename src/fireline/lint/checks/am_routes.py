@@ -66,6 +66,8 @@ class ShadowedRoute(AlertmanagerCheck):
                 for sibling in earlier:
                     if sibling.continue_ or overlap(sibling.matchers, route.matchers) is not True:
                         continue
+                    if implies(sibling.matchers, route.matchers):
+                        continue  # specific before general (or a final catch-all): the intended order
                     example = example_labels(sibling.matchers, route.matchers)
                     yield self.finding(
                         file.name,

@@ -80,7 +80,11 @@ class Promtool(RuleCheck):
             if text.endswith(":") and not _RULE_RE.search(text):
                 prefix = text.rstrip(":")
                 continue
-            yield self._finding(file, self._line(file, text), text)
+            line = self._line(file, text)
+            place = _PLACE_RE.match(text)
+            if place is not None and file.kind is FileKind.PROMETHEUS_RULE:
+                text = place.group("rest")  # a position in the extracted spec, not in the manifest
+            yield self._finding(file, line, text)
 
     def _line(self, file: RuleFile, text: str) -> int:
         place = _PLACE_RE.match(text)
