@@ -111,3 +111,29 @@ def test_promtool_errors_in_a_prometheusrule_manifest_land_on_manifest_lines(tmp
     result = lint([manifest], promtool=PROMTOOL, amtool=None)
     found = {(f.line, f.check) for f in result.findings if f.check == "rules/promtool"}
     assert found == {(9, "rules/promtool"), (10, "rules/promtool")}
+
+
+@pytest.mark.promtool
+@needs_tool("am/amtool")
+def test_amtool_error_without_a_line_lands_where_fireline_found_it(tmp_path: Path) -> None:
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(
+        "route:\n  receiver: a\n  routes:\n    - matchers: ['team=\"payments']\n      receiver: a\n"
+        "receivers:\n  - name: a\n"
+    )
+    result = lint([config], promtool=None, amtool=AMTOOL)
+    found = [(f.line, f.check) for f in result.findings if f.severity == "error"]
+    assert found == [(4, "am/amtool")]
+
+
+@pytest.mark.promtool
+@needs_tool("rules/promtool")
+def test_promtool_error_naming_a_value_lands_on_its_line(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yml"
+    rules.write_text(
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up == 0\n        for: bogus\n"
+    )
+    result = lint([rules], promtool=PROMTOOL, amtool=None)
+    assert [(f.line, f.check) for f in result.findings if f.check == "rules/promtool"] == [
+        (6, "rules/promtool")
+    ]

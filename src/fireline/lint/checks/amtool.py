@@ -14,7 +14,7 @@ _QUOTED_RE = re.compile(r'"([^"]+)"')
 
 
 def locate(text: str, source: list[str]) -> int:
-    """The line an amtool error is about: 'line N' when given, else the first line naming a quoted word."""
+    """The line an error message is about: 'line N' when given, else the first line naming a quoted word."""
     found = _LINE_RE.search(text)
     if found is not None:
         return int(found.group(1))
@@ -22,7 +22,7 @@ def locate(text: str, source: list[str]) -> int:
         for number, line in enumerate(source, start=1):
             if word in line and not line.lstrip().startswith("#"):
                 return number
-    return 1
+    return 0
 
 
 class Amtool(AlertmanagerCheck):
@@ -60,8 +60,10 @@ class Amtool(AlertmanagerCheck):
         details = lines[1:] or [head]
         for detail in details:
             message = head if detail == head else f"{head.rstrip(':')}: {detail}"
+            # fireline's own reading of the config may know the line when amtool does not say
+            fallback = file.config_error.line if file.config_error is not None else 1
             yield self.finding(
                 file.name,
-                locate(detail, source),
+                locate(detail, source) or fallback,
                 f"amtool check-config: {message}. Alertmanager will refuse to load this config; fix it.",
             )

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from fireline.lint.checks.amtool import locate
 from fireline.lint.files import FileKind, RuleFile
 from fireline.lint.model import Finding, LintContext, RuleCheck, Severity
 
@@ -92,7 +93,11 @@ class Promtool(RuleCheck):
             text = place.group("rest")
         found = _RULE_RE.search(text)
         if found is None:
-            return int(place.group("line")) if place and file.kind is FileKind.RULES else file.spec_line or 1
+            if place is not None and file.kind is FileKind.RULES:
+                return int(place.group("line"))
+            # e.g. 'not a valid duration string: "bogus"': the first line with the quoted value
+            source = file.path.read_text(encoding="utf-8").splitlines()
+            return locate(text, source) or file.spec_line or 1
         index = int(found.group("index"))
         rules = [r for r in file.rules if r.group == found.group("group") and r.index == index]
         if not rules:
