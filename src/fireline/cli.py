@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from fireline.adapters.promtool import ToolMissing
@@ -15,13 +16,13 @@ from fireline.bundle import BundleContext, RuleFormat, generate_bundle
 from fireline.check import BundleError, check_bundle
 from fireline.lint.commands import register as register_lint
 from fireline.routing.commands import register as register_routing
+from fireline.sim.commands import register as register_simulate
 from fireline.slo.durations import human_seconds
 from fireline.slo.explain import explain_slo
 from fireline.slo.tiers import decimal_text
 from fireline.spec.config import Config
 from fireline.spec.errors import SpecError, display_path
 from fireline.spec.loader import LoadedService, load_config, load_services
-from fireline.sim.commands import register as register_simulate
 
 app = typer.Typer(
     name="fireline",
@@ -38,7 +39,7 @@ EXIT_USAGE = 2
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {message}", soft_wrap=True)
+    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -47,7 +48,7 @@ def load_specs_or_exit(paths: list[Path]) -> list[LoadedService]:
         return load_services(paths)
     except SpecError as exc:
         for problem in exc.problems:
-            err_console.print(f"[red]error:[/red] {problem}", soft_wrap=True, markup=True)
+            err_console.print(f"[red]error:[/red] {escape(str(problem))}", soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from None
 
 
@@ -58,7 +59,7 @@ def load_config_or_exit(path: Path | None) -> Config | None:
         return load_config(path)
     except SpecError as exc:
         for problem in exc.problems:
-            err_console.print(f"[red]error:[/red] {problem}", soft_wrap=True)
+            err_console.print(f"[red]error:[/red] {escape(str(problem))}", soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from None
 
 
@@ -79,7 +80,7 @@ def generate(
     for path in ctx.written:
         console.print(f"wrote {display_path(path)}")
     for note in ctx.notes:
-        err_console.print(f"[yellow]note:[/yellow] {note}", soft_wrap=True)
+        err_console.print(f"[yellow]note:[/yellow] {escape(note)}", soft_wrap=True)
     slos = sum(len(s.spec.spec.slos) for s in services)
     console.print(f"{len(services)} services, {slos} SLOs -> {display_path(out)}")
 

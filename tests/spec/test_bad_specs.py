@@ -44,7 +44,7 @@ def test_duplicate_service_across_files(tmp_path: Path) -> None:
 
 
 def test_missing_file_and_empty_folder(tmp_path: Path) -> None:
-    with pytest.raises(SpecError, match="no .yaml or .yml spec files found"):
+    with pytest.raises(SpecError, match=r"no \.yaml or \.yml spec files found"):
         load_services([tmp_path])
     with pytest.raises(SpecError, match="no such file or directory"):
         load_services([tmp_path / "nope.yaml"])

@@ -29,7 +29,7 @@ class Tier:
     short_window: Duration
     budget_percent: Decimal  # share of the whole SLO-window budget this tier lets burn before firing
     severity: Severity
-    for_: Duration = Duration(0)
+    for_: Duration = Duration(0)  # noqa: RUF009 - Duration is frozen, sharing it is safe
 
     @property
     def budget_fraction(self) -> Decimal:

@@ -14,6 +14,7 @@ from typing import Any
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
+from fireline.slo.durations import Duration
 from fireline.spec.errors import Problem, SpecError, display_path
 from fireline.spec.loader import Document, position, validate
 from fireline.spec.models import (
@@ -25,7 +26,6 @@ from fireline.spec.models import (
     _check_windowed_query,
     check_promql,
 )
-from fireline.slo.durations import Duration
 
 SLOTH_DEFAULT_WINDOW = "30d"
 
@@ -369,7 +369,8 @@ def convert(fmt: str, doc: Document, *, sloth_window: str = SLOTH_DEFAULT_WINDOW
         try:
             native = _openslo_to_native(openslo)
         except ValueError as exc:
-            raise SpecError([Problem(display_path(doc.path), *position(doc.data, ("spec",)), "spec", str(exc))]) from None
+            where = position(doc.data, ("spec",))
+            raise SpecError([Problem(display_path(doc.path), *where, "spec", str(exc))]) from None
         return [_native(native, doc, "OpenSLO")]
     raise AssertionError(f"unhandled format {fmt}")
 

@@ -21,8 +21,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
-from fireline.spec.errors import Problem, SpecError, display_path, field_path
 from fireline.spec.config import Config
+from fireline.spec.errors import Problem, SpecError, display_path, field_path
 from fireline.spec.models import ServiceSpec
 
 SPEC_SUFFIXES = (".yaml", ".yml")
@@ -161,7 +161,7 @@ def validate(model: type[Any], data: Any, source: Path, base_loc: tuple[int | st
         errors = exc.errors()
         # A misspelt field shows up twice: unknown 'objectve' and missing 'objective'. Report it once.
         explained = {
-            tuple(e["loc"][:-1]) + (guess,)
+            (*tuple(e["loc"][:-1]), guess)
             for e in errors if e["type"] == "extra_forbidden"
             for guess in _guesses(model, tuple(e["loc"]))
         }
@@ -188,7 +188,7 @@ def detect_format(data: Any) -> str | None:
     if api == "sloth.slok.dev/v1" and kind == "PrometheusServiceLevel":
         return "sloth/k8s"
     if api in ("openslo/v1", "openslo/v1alpha") and kind == "SLO":
-        return api
+        return str(api)
     return None
 
 

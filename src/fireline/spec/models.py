@@ -309,7 +309,9 @@ class SLOSpec(Model):
         if not 0 < value < 100:
             raise ValueError(f"objective must be a percentage above 0 and below 100 (e.g. 99.9), got {value}")
         if value < 1:
-            raise ValueError(f"objective {value} looks like a ratio: write it as a percentage ({value * 100})")
+            raise ValueError(
+                f"objective {value} looks like a ratio: write it as a percentage ({decimal_text(value * 100)})"
+            )
         return value
 
     @field_validator("window")
