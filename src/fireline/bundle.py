@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from fireline.dashboards.grafana import render_dashboard
 from fireline.routing.expected import alertmanager_files
 from fireline.rules.generate import GenerateOptions, render_prometheus_rule, render_rules_file
 from fireline.rules.testgen import render_tests_file
@@ -95,6 +96,12 @@ def write_runbooks(ctx: BundleContext) -> None:
 # --- end of routing/runbooks steps ---
 
 
+def write_grafana_dashboards(ctx: BundleContext) -> None:
+    base = _runbook_base(ctx.config) or ctx.options().runbook_base_url
+    for loaded in ctx.services:
+        ctx.write(f"grafana/{loaded.spec.name}.json", render_dashboard(loaded.spec, runbook_base_url=base))
+
+
 BundleStep = Callable[[BundleContext], None]
 
 # The order matters only for the notes printed; each step writes its own files.
@@ -102,6 +109,7 @@ STEPS: list[BundleStep] = [
     write_prometheus_rules,
     write_alertmanager_config,
     write_runbooks,
+    write_grafana_dashboards,
     # Steps added by other features (Alertmanager config, runbooks, policy document, dashboards)
     # are appended here.
 ]
