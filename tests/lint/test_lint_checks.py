@@ -130,10 +130,6 @@ def test_amtool_error_without_a_line_lands_where_fireline_found_it(tmp_path: Pat
 @needs_tool("rules/promtool")
 def test_promtool_error_naming_a_value_lands_on_its_line(tmp_path: Path) -> None:
     rules = tmp_path / "rules.yml"
-    rules.write_text(
-        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up == 0\n        for: bogus\n"
-    )
+    rules.write_text("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up == 0\n        for: bogus\n")
     result = lint([rules], promtool=PROMTOOL, amtool=None)
-    assert [(f.line, f.check) for f in result.findings if f.check == "rules/promtool"] == [
-        (6, "rules/promtool")
-    ]
+    assert [(f.line, f.check) for f in result.findings if f.check == "rules/promtool"] == [(6, "rules/promtool")]

@@ -107,3 +107,20 @@ def test_named_file_of_unknown_kind_is_noted(tmp_path: Path) -> None:
     code, out, err = lint(str(other))
     assert code == 0 and out == ""
     assert "values.yml: skipped" in err
+
+
+def test_hidden_and_dependency_folders_and_templates_are_not_searched(tmp_path: Path) -> None:
+    for folder in (".git", ".venv/lib", "node_modules/x"):
+        (tmp_path / folder).mkdir(parents=True)
+        (tmp_path / folder / "broken.yml").write_text("groups: [\n")
+    (tmp_path / "chart").mkdir()
+    (tmp_path / "chart" / "rules.yaml").write_text("groups:\n{{- range .Values.groups }}\n  - {{ . }}\n")
+    (tmp_path / "rules.yml").write_text(BAD_SERIES.read_text())
+    code, out, err = lint(str(tmp_path), *NO_TOOLS)
+    assert code == 1 and "rules.yml:8: error rules/undefined-series" in out
+    assert "chart/rules.yaml" in err and "skipped" in err
+
+
+def test_invalid_yaml_outside_templates_still_fails(tmp_path: Path) -> None:
+    (tmp_path / "rules.yml").write_text("groups: [\n")
+    assert "not valid YAML" in _usage_error(str(tmp_path))

@@ -105,20 +105,14 @@ def test_overlap(a: str, b: str, expected: bool | None) -> None:
 
 
 def test_implies() -> None:
-    assert implies(
-        parse_matchers('{severity="critical",team="x"}'), parse_matchers('{severity=~"critical|page"}')
-    )
+    assert implies(parse_matchers('{severity="critical",team="x"}'), parse_matchers('{severity=~"critical|page"}'))
     assert implies(parse_matchers('{severity="critical"}'), [])
     assert not implies(parse_matchers('{team="x"}'), parse_matchers('{severity="critical"}'))
-    assert not implies(
-        parse_matchers('{severity=~"critical|warning"}'), parse_matchers('{severity="critical"}')
-    )
+    assert not implies(parse_matchers('{severity=~"critical|warning"}'), parse_matchers('{severity="critical"}'))
 
 
 def test_file_kinds(tmp_path: Path) -> None:
-    (tmp_path / "rules.yml").write_text(
-        "groups:\n  - name: g\n    rules:\n      - record: a:b:c\n        expr: up\n"
-    )
+    (tmp_path / "rules.yml").write_text("groups:\n  - name: g\n    rules:\n      - record: a:b:c\n        expr: up\n")
     (tmp_path / "manifest.yaml").write_text(
         "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {name: x}\nspec:\n"
         "  groups:\n    - name: g\n      rules:\n        - alert: A\n          expr: up == 0\n"

@@ -21,14 +21,10 @@ def _fail(message: str) -> typer.Exit:
 
 
 def lint_command(
-    paths: Annotated[
-        list[Path], typer.Argument(help="Rule files, Alertmanager configs, or directories of them.")
-    ],
+    paths: Annotated[list[Path], typer.Argument(help="Rule files, Alertmanager configs, or directories of them.")],
     output_format: Annotated[str, typer.Option("--format", help="text, json or github.")] = "text",
     slo_period: Annotated[str, typer.Option("--slo-period", help="SLO window the budgets refer to.")] = "30d",
-    disable: Annotated[
-        list[str] | None, typer.Option("--disable", help="Check id to skip (repeatable).")
-    ] = None,
+    disable: Annotated[list[str] | None, typer.Option("--disable", help="Check id to skip (repeatable).")] = None,
 ) -> None:
     """Check Prometheus rule files and Alertmanager configs for mistakes that make alerting fail.
 

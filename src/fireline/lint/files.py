@@ -84,13 +84,24 @@ class AlertmanagerFile:
     config_error: ConfigError | None = None
 
 
+# Never configuration of the user's own: virtualenvs, dependencies, VCS and tool state.
+SKIPPED_DIRS = frozenset({"node_modules", "site-packages", "__pycache__", "venv"})
+
+
+def _searched(path: Path, root: Path) -> bool:
+    parts = path.relative_to(root).parts[:-1]
+    return not any(part.startswith(".") or part in SKIPPED_DIRS for part in parts)
+
+
 def collect_paths(paths: list[Path]) -> list[tuple[Path, bool]]:
     """Files to lint, each with whether the user named it (a named file of no known kind is reported)."""
     out: list[tuple[Path, bool]] = []
     for path in paths:
         if path.is_dir():
             out.extend(
-                (p, False) for p in sorted(path.rglob("*")) if p.is_file() and p.suffix in YAML_SUFFIXES
+                (p, False)
+                for p in sorted(path.rglob("*"))
+                if p.suffix in YAML_SUFFIXES and p.is_file() and _searched(p, path)
             )
         elif path.is_file():
             out.append((path, True))
@@ -134,7 +145,14 @@ def load(paths: list[Path]) -> tuple[list[RuleFile], list[AlertmanagerFile], lis
     notes: list[str] = []
     for path, named in collect_paths(paths):
         name = display_path(path)
-        docs = load_documents(path, name)
+        try:
+            docs = load_documents(path, name)
+        except UsageError as exc:
+            # Helm and other templates under a searched folder are not YAML until rendered.
+            if named or "{{" not in path.read_text(encoding="utf-8", errors="replace"):
+                raise
+            notes.append(f"{exc}: skipped (a template?)")
+            continue
         kinds = [kind_of(doc) for doc in docs]
         for doc, kind in zip(docs, kinds, strict=True):
             if kind is FileKind.RULES:
@@ -149,9 +167,7 @@ def load(paths: list[Path]) -> tuple[list[RuleFile], list[AlertmanagerFile], lis
             elif kind is FileKind.ALERTMANAGER:
                 am_files.append(read_alertmanager_file(path, name, doc))
         if named and all(kind is FileKind.OTHER for kind in kinds):
-            notes.append(
-                f"{name}: skipped: not a Prometheus rule file, PrometheusRule or Alertmanager config"
-            )
+            notes.append(f"{name}: skipped: not a Prometheus rule file, PrometheusRule or Alertmanager config")
     return rule_files, am_files, notes
 
 

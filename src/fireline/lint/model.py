@@ -70,9 +70,7 @@ class Check(ABC):
     summary: ClassVar[str]
 
     def finding(self, file: str, line: int, message: str, severity: Severity | None = None) -> Finding:
-        return Finding(
-            file=file, line=max(line, 1), check=self.id, severity=severity or self.severity, message=message
-        )
+        return Finding(file=file, line=max(line, 1), check=self.id, severity=severity or self.severity, message=message)
 
 
 class RuleCheck(Check):

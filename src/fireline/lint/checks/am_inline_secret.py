@@ -85,9 +85,7 @@ class InlineSecret(AlertmanagerCheck):
             for item in node:
                 yield from self._walk(file, item, path)
 
-    def _value(
-        self, file: AlertmanagerFile, key: str, value: str, line: int, path: list[str]
-    ) -> Iterator[Finding]:
+    def _value(self, file: AlertmanagerFile, key: str, value: str, line: int, path: list[str]) -> Iterator[Finding]:
         if not value.strip() or value == "<secret>":
             return
         placeholder = PLACEHOLDER.search(value)
@@ -106,14 +104,8 @@ class InlineSecret(AlertmanagerCheck):
                 f"{key} is a secret written inline: it ends up in version control, in logs and in every "
                 f"copy of the config. Use {SECRET_FIELDS[key]} pointing at a file the deployment mounts.",
             )
-        elif (
-            key in SECRET_URL_FIELDS
-            and SECRET_URL_FIELDS[key] in path
-            and (key == "api_url" or secret_url(value))
-        ):
-            alternative = (
-                "api_url_file" if key == "api_url" else "url_file (0.26+) or a URL without credentials"
-            )
+        elif key in SECRET_URL_FIELDS and SECRET_URL_FIELDS[key] in path and (key == "api_url" or secret_url(value)):
+            alternative = "api_url_file" if key == "api_url" else "url_file (0.26+) or a URL without credentials"
             yield self.finding(
                 file.name,
                 line,

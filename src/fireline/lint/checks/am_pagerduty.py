@@ -35,9 +35,7 @@ class PagerDutyKeyVersion(AlertmanagerCheck):
                 continue
             for i, item in enumerate(items):
                 if isinstance(item, CommentedMap):
-                    yield from self._config(
-                        file, str(receiver.get("name")), item, line_of(items, i), global_url
-                    )
+                    yield from self._config(file, str(receiver.get("name")), item, line_of(items, i), global_url)
 
     def _config(
         self, file: AlertmanagerFile, name: str, item: CommentedMap, line: int, global_url: str

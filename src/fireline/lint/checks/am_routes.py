@@ -20,9 +20,7 @@ def _labels(labels: dict[str, str]) -> str:
 class UnreachableRoute(AlertmanagerCheck):
     id = "am/unreachable-route"
     severity = Severity.ERROR
-    summary = (
-        "A route never receives an alert: an earlier sibling without continue matches all of its alerts."
-    )
+    summary = "A route never receives an alert: an earlier sibling without continue matches all of its alerts."
 
     def check_file(self, file: AlertmanagerFile, ctx: LintContext) -> Iterator[Finding]:
         if file.config is None:
@@ -30,11 +28,7 @@ class UnreachableRoute(AlertmanagerCheck):
         for parent in file.config.route.walk():
             for j, route in enumerate(parent.children):
                 earlier = next(
-                    (
-                        s
-                        for s in parent.children[:j]
-                        if not s.continue_ and implies(route.matchers, s.matchers)
-                    ),
+                    (s for s in parent.children[:j] if not s.continue_ and implies(route.matchers, s.matchers)),
                     None,
                 )
                 if earlier is None:
@@ -51,9 +45,7 @@ class UnreachableRoute(AlertmanagerCheck):
 class ShadowedRoute(AlertmanagerCheck):
     id = "am/shadowed-route"
     severity = Severity.WARNING
-    summary = (
-        "A route misses some of its alerts: an earlier sibling without continue takes those it also matches."
-    )
+    summary = "A route misses some of its alerts: an earlier sibling without continue takes those it also matches."
 
     def check_file(self, file: AlertmanagerFile, ctx: LintContext) -> Iterator[Finding]:
         if file.config is None:

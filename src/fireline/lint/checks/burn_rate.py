@@ -73,9 +73,7 @@ class WindowPair(RuleCheck):
 class BurnExceedsBudget(RuleCheck):
     id = "slo/burn-exceeds-budget"
     severity = Severity.ERROR
-    summary = (
-        "Burn-rate threshold x window exceeds the SLO period: the alert fires only after the budget is gone."
-    )
+    summary = "Burn-rate threshold x window exceeds the SLO period: the alert fires only after the budget is gone."
 
     def check_rule(self, rule: Rule, file: RuleFile, ctx: LintContext) -> Iterator[Finding]:
         if not rule.alert:

@@ -112,6 +112,4 @@ class Promtool(RuleCheck):
         return rule.line
 
     def _finding(self, file: RuleFile, line: int, text: str) -> Finding:
-        return self.finding(
-            file.name, line, f"promtool: {text}. Prometheus will refuse to load this file; fix it."
-        )
+        return self.finding(file.name, line, f"promtool: {text}. Prometheus will refuse to load this file; fix it.")

@@ -88,9 +88,7 @@ class MissingRunbookSection(RuleCheck):
         try:
             text = found.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            yield self.finding(
-                file.name, rule.line_of("annotations.runbook_url"), f"cannot read {found}: {exc}"
-            )
+            yield self.finding(file.name, rule.line_of("annotations.runbook_url"), f"cannot read {found}: {exc}")
             return
         missing = missing_sections(text)
         if missing:

@@ -206,12 +206,8 @@ def check_template(text: str) -> list[TemplateProblem]:
             if kind != "ident" or token in KEYWORDS:
                 continue
             if token not in PROMETHEUS_FUNCTIONS and token not in GO_BUILTINS:
-                hint = ALTERNATIVES.get(
-                    token, "see the Prometheus template reference for the available functions"
-                )
-                problems.append(
-                    TemplateProblem(f'function "{token}" not defined in Prometheus templates ({hint})')
-                )
+                hint = ALTERNATIVES.get(token, "see the Prometheus template reference for the available functions")
+                problems.append(TemplateProblem(f'function "{token}" not defined in Prometheus templates ({hint})'))
     if blocks:
         problems.append(TemplateProblem(f"{{{{{blocks[-1]}}}}} has no {{{{end}}}}"))
     return problems
