@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
+from fireline.policy.settings import PolicySettings
 from fireline.slo.durations import Duration
 from fireline.spec.models import LABEL_NAME_RE, NAME_RE, DurationField, Model
 
@@ -298,6 +299,7 @@ class Config(Model):
     receivers: dict[str, Receiver] = Field(default_factory=dict)
     teams: dict[str, TeamRouting] = Field(default_factory=dict)
     runbooks: RunbookSettings = RunbookSettings()
+    policy: PolicySettings | None = Field(default=None, description="error-budget policy (docs/policy.md)")
 
     @field_validator("receivers")
     @classmethod
