@@ -23,6 +23,7 @@ from fireline.slo.tiers import decimal_text
 from fireline.spec.config import Config
 from fireline.spec.errors import SpecError, display_path
 from fireline.spec.loader import LoadedService, load_config, load_services
+from fireline.stack.commands import register as register_stack
 
 app = typer.Typer(
     name="fireline",
@@ -139,6 +140,8 @@ register_simulate(app)
 register_lint(app)
 
 register_routing(app)
+
+register_stack(app)
 
 
 def main() -> None:

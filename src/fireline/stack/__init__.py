@@ -1,0 +1,1 @@
+"""Running the stack locally: the demo service, Prometheus, Alertmanager, fireline; drills."""

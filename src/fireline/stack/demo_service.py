@@ -1,0 +1,166 @@
+"""`fireline demo-service`: a small HTTP service with real request metrics and fault injection.
+
+It serves `GET /api/checkout`, instrumented with prometheus-client as most services are:
+`http_requests_total{code}` and the histogram `http_request_duration_seconds`. A background
+client sends it steady traffic over real HTTP, so every sample Prometheus scrapes comes from a
+request that happened. `POST /control` injects an error rate and added latency, so a drill can
+start an incident on demand and measure how long the page takes.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+from dataclasses import asdict, dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+# Buckets around the example latency SLO's 0.5s threshold.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+@dataclass
+class Faults:
+    error_rate: float = 0.0  # share of requests answered 500
+    latency_seconds: float = 0.0  # added to every request
+
+    def validate(self) -> None:
+        if not 0.0 <= self.error_rate <= 1.0:
+            raise ValueError("error_rate must be between 0 and 1")
+        if not 0.0 <= self.latency_seconds <= 10.0:
+            raise ValueError("latency_seconds must be between 0 and 10")
+
+
+class DemoService:
+    def __init__(self, *, rps: float = 10.0, seed: int | None = None) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("http_requests_total", "HTTP requests served.", ["code"], registry=self.registry)
+        self.duration = Histogram("http_request_duration_seconds", "HTTP request latency.",
+                                  buckets=LATENCY_BUCKETS, registry=self.registry)
+        # Both codes exist from the start, so error-ratio queries see 0 errors rather than no data.
+        self.requests.labels(code="200")
+        self.requests.labels(code="500")
+        self.faults = Faults()
+        self.rps = rps
+        self._lock = threading.Lock()
+        self._random = random.Random(seed)
+        self._stop = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._threads: list[threading.Thread] = []
+
+    # --- request handling --------------------------------------------------------------------
+
+    def handle_checkout(self) -> int:
+        started = time.monotonic()
+        with self._lock:
+            faults = Faults(**asdict(self.faults))
+            failed = self._random.random() < faults.error_rate
+        if faults.latency_seconds:
+            time.sleep(faults.latency_seconds)
+        code = 500 if failed else 200
+        self.requests.labels(code=str(code)).inc()
+        self.duration.observe(time.monotonic() - started)
+        return code
+
+    def set_faults(self, body: dict[str, Any]) -> Faults:
+        unknown = set(body) - {"error_rate", "latency_seconds"}
+        if unknown:
+            raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}; expected error_rate, latency_seconds")
+        with self._lock:
+            merged = {**asdict(self.faults), **body}
+            try:
+                faults = Faults(error_rate=float(merged["error_rate"]), latency_seconds=float(merged["latency_seconds"]))
+            except (TypeError, ValueError):
+                raise ValueError("error_rate and latency_seconds must be numbers") from None
+            faults.validate()
+            self.faults = faults
+            return faults
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self, host: str = "127.0.0.1", port: int = 0, *, traffic: bool = True) -> int:
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                return  # steady traffic would flood the log
+
+            def _reply(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:
+                if self.path == "/metrics":
+                    self._reply(200, generate_latest(service.registry), CONTENT_TYPE_LATEST)
+                elif self.path == "/api/checkout":
+                    code = service.handle_checkout()
+                    self._reply(code, json.dumps({"status": "ok" if code == 200 else "error"}).encode())
+                elif self.path == "/control":
+                    self._reply(200, json.dumps(asdict(service.faults)).encode())
+                elif self.path == "/healthz":
+                    self._reply(200, b'{"status": "ok"}')
+                else:
+                    self._reply(404, b'{"error": "not found"}')
+
+            def do_POST(self) -> None:
+                if self.path != "/control":
+                    self._reply(404, b'{"error": "not found"}')
+                    return
+                try:
+                    length = int(self.headers.get("Content-Length", "0"))
+                    if length > 4096:
+                        raise ValueError("body too large")
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                    if not isinstance(body, dict):
+                        raise ValueError("expected a JSON object")
+                    faults = service.set_faults(body)
+                except (ValueError, json.JSONDecodeError) as exc:
+                    self._reply(HTTPStatus.BAD_REQUEST, json.dumps({"error": str(exc)}).encode())
+                    return
+                self._reply(200, json.dumps(asdict(faults)).encode())
+
+        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server.daemon_threads = True
+        bound = int(self._server.server_address[1])
+        serving = threading.Thread(target=self._server.serve_forever, name="demo-service-http", daemon=True)
+        serving.start()
+        self._threads.append(serving)
+        if traffic and self.rps > 0:
+            load = threading.Thread(target=self._traffic, args=(f"http://{host}:{bound}",), daemon=True,
+                                    name="demo-service-traffic")
+            load.start()
+            self._threads.append(load)
+        return bound
+
+    def _traffic(self, base_url: str) -> None:
+        # A fixed schedule, not "sleep after each request": injected latency must not slow the rate.
+        interval = 1.0 / self.rps
+        next_at = time.monotonic()
+        with httpx.Client(base_url=base_url, timeout=15.0) as client:
+            while not self._stop.is_set():
+                next_at += interval
+                threading.Thread(target=self._one_request, args=(client,), daemon=True).start()
+                self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    @staticmethod
+    def _one_request(client: httpx.Client) -> None:
+        try:
+            client.get("/api/checkout")
+        except httpx.HTTPError:
+            pass  # the service is stopping
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
