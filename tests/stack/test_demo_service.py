@@ -45,7 +45,8 @@ def test_traffic_errors_and_latency_show_in_metrics(service: DemoService) -> Non
     assert httpx.get(f"{base}/api/checkout", timeout=5).status_code == 200
     assert time.monotonic() - started >= 0.6
     slow = _samples(httpx.get(f"{base}/metrics").text, "http_request_duration_seconds_bucket")
-    assert slow['http_request_duration_seconds_bucket{le="+Inf"}'] > slow['http_request_duration_seconds_bucket{le="0.5"}']
+    bucket = "http_request_duration_seconds_bucket"
+    assert slow[bucket + '{le="+Inf"}'] > slow[bucket + '{le="0.5"}']
 
 
 @pytest.mark.parametrize(

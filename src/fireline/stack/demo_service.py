@@ -9,6 +9,7 @@ start an incident on demand and measure how long the page takes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
@@ -76,7 +77,9 @@ class DemoService:
         with self._lock:
             merged = {**asdict(self.faults), **body}
             try:
-                faults = Faults(error_rate=float(merged["error_rate"]), latency_seconds=float(merged["latency_seconds"]))
+                faults = Faults(
+                    error_rate=float(merged["error_rate"]), latency_seconds=float(merged["latency_seconds"])
+                )
             except (TypeError, ValueError):
                 raise ValueError("error_rate and latency_seconds must be numbers") from None
             faults.validate()
@@ -154,10 +157,8 @@ class DemoService:
 
     @staticmethod
     def _one_request(client: httpx.Client) -> None:
-        try:
+        with contextlib.suppress(httpx.HTTPError):  # the service is stopping
             client.get("/api/checkout")
-        except httpx.HTTPError:
-            pass  # the service is stopping
 
     def stop(self) -> None:
         self._stop.set()
