@@ -12,7 +12,7 @@ from fireline.sim.backtest import Clock, scenario_backtest
 from fireline.sim.engine import SLOTarget, alert_firing, firing_spans
 from fireline.sim.errors import SimInputError
 from fireline.sim.policies import load_policy_file, pyrra_policy, resolve_policy, single_burn_policy
-from fireline.sim.promql import Sampled, reset_corrected, sum_over_time
+from fireline.sim.promql import RecordedSeries, Sampled, reset_corrected, sum_over_time
 from fireline.sim.scenarios import build_history, parse_scenario
 from fireline.slo.durations import Duration
 from fireline.slo.tiers import Severity
@@ -63,7 +63,9 @@ def test_reset_correction_adds_the_value_before_each_drop() -> None:
 def test_sum_over_time_is_closed_on_both_ends_and_skips_absent_samples() -> None:
     evals = _evals(5)
     recorded = Sampled(np.array([1.0, 2.0, 4.0, 8.0, 16.0]), np.array([True, True, False, True, True]))
-    result = sum_over_time(recorded, evals, 2 * MINUTE)
+    result = sum_over_time(RecordedSeries.of(recorded, evals), 2 * MINUTE)
+    irregular = RecordedSeries.of(recorded, evals * np.array([1, 1, 1, 1, 2]))  # the searched path
+    assert sum_over_time(irregular, 2 * MINUTE).values.tolist() == [1.0, 3.0, 3.0, 10.0, 16.0]
     assert result.values.tolist() == [1.0, 3.0, 3.0, 10.0, 24.0]
     assert result.present.all()
 

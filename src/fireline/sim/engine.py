@@ -26,6 +26,7 @@ from fireline.sim.promql import (
     BoolArray,
     FloatArray,
     IntArray,
+    RecordedSeries,
     Sampled,
     avg_over_time,
     divide,
@@ -66,6 +67,7 @@ class ErrorRatios:
         self.eval_ms = eval_ms
         self._rates: dict[tuple[str, int], Sampled] = {}
         self._ratios: dict[int, Sampled] = {}
+        self._recorded: dict[str, RecordedSeries] = {}
 
     def _rate(self, counter: str, window_ms: int) -> Sampled:
         key = (counter, window_ms)
@@ -83,6 +85,18 @@ class ErrorRatios:
     def total(self, window_ms: int) -> Sampled:
         return self._rate("total", window_ms)
 
+    def recorded(self, name: str) -> RecordedSeries:
+        """The 5m recordings that long windows sum: errors (or vector(0)), total, or the ratio."""
+        if name not in self._recorded:
+            base = BASE_WINDOW.milliseconds
+            series = {
+                "errors": lambda: self.errors(base).or_zero(),
+                "total": lambda: self.total(base),
+                "ratio": lambda: self.ratio(BASE_WINDOW),
+            }[name]()
+            self._recorded[name] = RecordedSeries.of(series, self.eval_ms)
+        return self._recorded[name]
+
     def ratio(self, window: Duration) -> Sampled:
         ms = window.milliseconds
         if ms not in self._ratios:
@@ -91,16 +105,13 @@ class ErrorRatios:
 
     def _compute(self, window: Duration) -> Sampled:
         ms = window.milliseconds
-        base = BASE_WINDOW.milliseconds
         if self.shape is SLIShape.RATIO:
             if window <= RAW_WINDOW_MAX:
                 return divide(self.errors(ms), self.total(ms))
-            return avg_over_time(self.ratio(BASE_WINDOW), self.eval_ms, ms)
+            return avg_over_time(self.recorded("ratio"), ms)
         if window <= RAW_WINDOW_MAX:
             return divide(self.errors(ms).or_zero(), self.total(ms))
-        errors_5m = self.errors(base).or_zero()
-        total_5m = self.total(base)
-        return divide(sum_over_time(errors_5m, self.eval_ms, ms), sum_over_time(total_5m, self.eval_ms, ms))
+        return divide(sum_over_time(self.recorded("errors"), ms), sum_over_time(self.recorded("total"), ms))
 
     def burn_rate(self, window: Duration, error_budget: Decimal) -> Sampled:
         """`ratio_rate<W> / budget`, with the budget as the rules print it."""

@@ -108,28 +108,54 @@ def subtract(left: Sampled, right: Sampled) -> Sampled:
     return Sampled(np.where(present, left.values - right.values, 0.0), present)
 
 
-def _window_sums(recorded: Sampled, eval_ms: IntArray, window_ms: int) -> tuple[FloatArray, IntArray, IntArray]:
-    """Sum, sample count and NaN count of a recorded series over [t - W, t] at every eval time.
+@dataclass(frozen=True)
+class RecordedSeries:
+    """A recorded series at the evaluation times, with prefix sums so any window costs O(1) per eval."""
 
-    Recorded series have their samples at the evaluation timestamps themselves, written before
-    later rules of the same group read them, so the sample at t is inside its own window.
-    """
-    first, end = window_bounds(eval_ms, eval_ms, window_ms)
-    nan = recorded.present & np.isnan(recorded.values)
-    usable = np.where(recorded.present & ~nan, recorded.values, 0.0)
-    sums = np.concatenate(([0.0], np.cumsum(usable)))
-    counts = np.concatenate(([0], np.cumsum(recorded.present.astype(np.int64))))
-    nans = np.concatenate(([0], np.cumsum(nan.astype(np.int64))))
-    return sums[end] - sums[first], counts[end] - counts[first], nans[end] - nans[first]
+    eval_ms: IntArray
+    sums: FloatArray
+    counts: IntArray
+    nans: IntArray
+
+    @classmethod
+    def of(cls, recorded: Sampled, eval_ms: IntArray) -> RecordedSeries:
+        nan = recorded.present & np.isnan(recorded.values)
+        usable = np.where(recorded.present & ~nan, recorded.values, 0.0)
+        return cls(
+            eval_ms,
+            np.concatenate(([0.0], np.cumsum(usable))),
+            np.concatenate(([0], np.cumsum(recorded.present.astype(np.int64)))),
+            np.concatenate(([0], np.cumsum(nan.astype(np.int64)))),
+        )
+
+    def bounds(self, window_ms: int) -> tuple[IntArray, IntArray]:
+        """First and one-past-last evaluation index inside [t - W, t] for each evaluation t.
+
+        Recorded samples sit at the evaluation timestamps themselves, written before later rules
+        of the same group read them, so the sample at t is inside its own window.
+        """
+        n = self.eval_ms.shape[0]
+        if n > 1:
+            step = int(self.eval_ms[1] - self.eval_ms[0])
+            if step > 0 and int(self.eval_ms[-1] - self.eval_ms[0]) == step * (n - 1):
+                # A regular grid (always, for rule evaluations): index arithmetic instead of searches.
+                index = np.arange(n, dtype=np.int64)
+                return np.maximum(index - window_ms // step, 0), index + 1
+        return window_bounds(self.eval_ms, self.eval_ms, window_ms)
+
+    def window_sums(self, window_ms: int) -> tuple[FloatArray, IntArray, IntArray]:
+        first, end = self.bounds(window_ms)
+        return (self.sums[end] - self.sums[first], self.counts[end] - self.counts[first],
+                self.nans[end] - self.nans[first])
 
 
-def sum_over_time(recorded: Sampled, eval_ms: IntArray, window_ms: int) -> Sampled:
-    total, count, nans = _window_sums(recorded, eval_ms, window_ms)
+def sum_over_time(recorded: RecordedSeries, window_ms: int) -> Sampled:
+    total, count, nans = recorded.window_sums(window_ms)
     return Sampled(np.where(nans > 0, np.nan, total), count > 0)
 
 
-def avg_over_time(recorded: Sampled, eval_ms: IntArray, window_ms: int) -> Sampled:
-    total, count, nans = _window_sums(recorded, eval_ms, window_ms)
+def avg_over_time(recorded: RecordedSeries, window_ms: int) -> Sampled:
+    total, count, nans = recorded.window_sums(window_ms)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.where(nans > 0, np.nan, total / np.maximum(count, 1))
     return Sampled(mean, count > 0)
