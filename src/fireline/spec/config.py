@@ -19,6 +19,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from fireline.policy.settings import PolicySettings
+from fireline.server.settings import EscalationStep, PrometheusSettings, ServerSettings, check_escalation
 from fireline.slo.durations import Duration
 from fireline.spec.models import LABEL_NAME_RE, NAME_RE, DurationField, Model
 
@@ -177,6 +178,12 @@ class SlackReceiver(Model):
     api_url_file: str
     username: str | None = None
     api_url: str | None = None
+    url: str | None = Field(default=None, description="fireline serve: endpoint instead of api_url_file's")
+
+    @field_validator("url")
+    @classmethod
+    def _url_override(cls, value: str | None) -> str | None:
+        return None if value is None else _check_url(value, "url")
 
     @field_validator("channel")
     @classmethod
@@ -266,6 +273,12 @@ class TeamRouting(Model):
 
     page: list[str] = Field(default_factory=list)
     ticket: list[str] = Field(default_factory=list)
+    escalation: list[EscalationStep] = Field(default_factory=list, description="fireline serve (docs/serve.md)")
+
+    @field_validator("escalation")
+    @classmethod
+    def _escalation(cls, value: list[EscalationStep]) -> list[EscalationStep]:
+        return check_escalation(value)
 
     @field_validator("page", "ticket")
     @classmethod
@@ -299,6 +312,8 @@ class Config(Model):
     receivers: dict[str, Receiver] = Field(default_factory=dict)
     teams: dict[str, TeamRouting] = Field(default_factory=dict)
     runbooks: RunbookSettings = RunbookSettings()
+    server: ServerSettings = ServerSettings()
+    prometheus: PrometheusSettings = PrometheusSettings()
     policy: PolicySettings | None = Field(default=None, description="error-budget policy (docs/policy.md)")
 
     @field_validator("receivers")
@@ -343,6 +358,15 @@ class Config(Model):
                 for i, name in enumerate(getattr(routing, severity)):
                     if name not in self.receivers:
                         undefined(("teams", team, severity, i), name, f"team {team!r} {severity} receiver")
+            for i, step in enumerate(routing.escalation):
+                for j, name in enumerate(step.notify):
+                    if name not in self.receivers:
+                        undefined(("teams", team, "escalation", i, "notify", j), name,
+                                  f"team {team!r} escalation receiver")
+        for field in ("escalation_lead", "escalation_director"):
+            name = getattr(self.server, field)
+            if name is not None and name not in self.receivers:
+                undefined(("server", field), name, f"server.{field}")
         if (self.receivers or self.teams) and self.default_receiver is None:
             errors.append(InitErrorDetails(
                 type=PydanticCustomError(

@@ -1,0 +1,465 @@
+"""The incident lifecycle: intake, one function per status transition, escalation, updates.
+
+triggered → acknowledged → mitigated → resolved. Each transition function checks that it is
+allowed, changes the incident, writes the timeline and enqueues its notifications in the same
+transaction (Netflix Dispatch's flows), so a committed change and its notifications are one.
+Every function takes `now` and a session: no clock, HTTP or threads in here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from fireline.incidents.escalation import Step, chain_for
+from fireline.incidents.intake import AlertmanagerNotification
+from fireline.incidents.models import (
+    ActionItem,
+    EventKind,
+    Incident,
+    IncidentAlert,
+    IntakeReceipt,
+    Kind,
+    Status,
+    TimelineEvent,
+)
+from fireline.notify import pagerduty, slack, webhook
+from fireline.notify.endpoints import integrations_of
+from fireline.notify.message import Notice, NoticeEvent
+from fireline.notify.outbox import OutboxItem, enqueue
+from fireline.spec.config import Config
+
+SYSTEM = "fireline"
+ALERTMANAGER = "alertmanager"
+_SEVERITY_RANK = {"SEV1": 0, "SEV2": 1, "SEV3": 2, "ticket": 3}
+_BURN_RE = re.compile(r"[Bb]urn rate[^:]*:\s*([0-9.]+x?)")
+_BUDGET_RE = re.compile(r"[Ee]rror budget left[^:]*:\s*(-?[0-9.]+\s*%)")
+
+
+class TransitionError(Exception):
+    """The incident is not in a state that allows this transition (answered with 409)."""
+
+
+@dataclass(frozen=True)
+class IntakeResult:
+    duplicate: bool
+    incident_id: int | None
+    opened: bool
+    alerts: int
+    note: str
+
+
+# ----------------------------------------------------------------------------------------------- intake
+
+def ingest(session: Session, config: Config, notification: AlertmanagerNotification, now: datetime) -> IntakeResult:
+    """Apply one Alertmanager notification. A redelivery of the same notification changes nothing."""
+    digest = notification.digest()
+    if session.get(IntakeReceipt, digest) is not None:
+        return IntakeResult(True, None, False, len(notification.alerts), "duplicate notification ignored")
+    group_key = notification.group_key()
+    receipt = IntakeReceipt(digest=digest, received_at=now, group_key=group_key, incident_id=None,
+                            alerts=len(notification.alerts))
+    session.add(receipt)
+    session.flush()  # a concurrent identical delivery fails here (primary key) and is retried as duplicate
+
+    firing = [a for a in notification.alerts if a.status == "firing"]
+    incident = session.scalar(select(Incident).where(Incident.open_group_key == group_key))
+    opened = False
+    if incident is None:
+        if not firing:
+            return IntakeResult(False, None, False, len(notification.alerts),
+                                "resolved alerts for a group without an open incident: nothing to do")
+        cooldown = timedelta(milliseconds=config.server.reopen_cooldown.milliseconds)
+        recent = session.scalar(
+            select(Incident).where(Incident.group_key == group_key, Incident.status == Status.RESOLVED.value,
+                                   Incident.resolved_at >= now - cooldown)
+            .order_by(Incident.resolved_at.desc()).limit(1))
+        if recent is not None:
+            incident = recent
+            reopen(session, config, incident, ALERTMANAGER, "fired again within the reopen cool-down", now)
+        else:
+            incident = open_incident(session, config, notification, group_key, now)
+            opened = True
+    receipt.incident_id = incident.id
+    changed_firing = _record_alerts(session, incident, notification, now)
+    if opened:
+        escalate_due(session, config, incident, now)  # steps due at once (after: 0m) go out with the commit
+    if firing:
+        incident.last_fired_at = now
+        _raise_severity(session, config, incident, notification, now)
+    if incident.status == Status.MITIGATED.value and changed_firing:
+        reopen(session, config, incident, ALERTMANAGER, "alerts fired again after mitigation", now)
+    if incident.status in (Status.TRIGGERED.value, Status.ACKNOWLEDGED.value) and _all_resolved(session, incident):
+        mitigate(session, config, incident, ALERTMANAGER, "all alerts resolved", now)
+    return IntakeResult(False, incident.id, opened, len(notification.alerts),
+                        "incident opened" if opened else "incident updated")
+
+
+def _record_alerts(session: Session, incident: Incident, notification: AlertmanagerNotification,
+                   now: datetime) -> bool:
+    """Upsert the incident's alerts; timeline entries for alerts that fired or resolved.
+    Returns whether an alert went from resolved (or unknown) to firing."""
+    existing = {a.fingerprint: a for a in session.scalars(
+        select(IncidentAlert).where(IncidentAlert.incident_id == incident.id))}
+    newly_firing = False
+    for alert in notification.alerts:
+        row = existing.get(alert.fingerprint)
+        if row is None:
+            row = IncidentAlert(incident_id=incident.id, fingerprint=alert.fingerprint, alertname=alert.alertname,
+                                status=alert.status, labels=alert.labels, annotations=alert.annotations,
+                                starts_at=alert.startsAt, ends_at=alert.ends_at, last_seen_at=now)
+            session.add(row)
+            existing[alert.fingerprint] = row
+            changed = True
+        else:
+            changed = row.status != alert.status
+            row.status = alert.status
+            row.labels = alert.labels
+            row.annotations = alert.annotations
+            row.starts_at = alert.startsAt
+            row.ends_at = alert.ends_at
+            row.last_seen_at = now
+        if changed:
+            kind = EventKind.ALERT_FIRED if alert.status == "firing" else EventKind.ALERT_RESOLVED
+            newly_firing = newly_firing or alert.status == "firing"
+            _event(session, incident, kind, ALERTMANAGER, now,
+                   f"{alert.alertname or 'alert'} {alert.status}: "
+                   f"{alert.annotations.get('summary') or _label_text(alert.labels)}",
+                   {"fingerprint": alert.fingerprint, "labels": alert.labels})
+    session.flush()
+    return newly_firing
+
+
+def _all_resolved(session: Session, incident: Incident) -> bool:
+    firing = session.scalar(select(func.count()).select_from(IncidentAlert).where(
+        IncidentAlert.incident_id == incident.id, IncidentAlert.status == "firing"))
+    return firing == 0
+
+
+def _label_text(labels: dict[str, str]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(labels.items()))[:300]
+
+
+def _severity_of(config: Config, notification: AlertmanagerNotification) -> str:
+    alerts = [a for a in notification.alerts if a.status == "firing"] or notification.alerts
+    return min((config.server.severity.severity_of(a.labels) for a in alerts), key=_SEVERITY_RANK.__getitem__)
+
+
+def _raise_severity(session: Session, config: Config, incident: Incident,
+                    notification: AlertmanagerNotification, now: datetime) -> None:
+    # A group can start with a ticket-level alert and get a page later: severity only goes up.
+    severity = _severity_of(config, notification)
+    if _SEVERITY_RANK[severity] < _SEVERITY_RANK[incident.severity]:
+        _event(session, incident, EventKind.COMMENT, ALERTMANAGER, now,
+               f"severity raised from {incident.severity} to {severity}")
+        incident.severity = severity
+
+
+# ---------------------------------------------------------------------------------------- transitions
+
+def open_incident(session: Session, config: Config, notification: AlertmanagerNotification, group_key: str,
+                  now: datetime) -> Incident:
+    labels = notification.commonLabels or notification.alerts[0].labels
+    annotations = notification.commonAnnotations or notification.alerts[0].annotations
+    severity = _severity_of(config, notification)
+    ticket = severity == "ticket" and not config.server.tickets_as_incidents
+    team = labels.get("team")
+    title = (annotations.get("summary") or labels.get("alertname")
+             or _label_text(notification.groupLabels) or "alert")[:1000]
+    chain = chain_for(config, team, ticket=ticket)
+    incident = Incident(
+        group_key=group_key, open_group_key=group_key,
+        kind=Kind.TICKET.value if ticket else Kind.INCIDENT.value,
+        severity=severity, status=Status.TRIGGERED.value, title=title, team=team,
+        service=labels.get("service"), slo=labels.get("slo"), labels=dict(labels), annotations=dict(annotations),
+        external_url=notification.externalURL or None, opened_at=now, last_fired_at=now,
+        escalation=[step.to_json() for step in chain], escalation_started_at=now, escalation_next_step=0,
+        escalation_next_at=now + timedelta(seconds=chain[0].after_seconds) if chain else None,
+        episode=1,
+    )
+    session.add(incident)
+    session.flush()
+    what = "ticket" if ticket else f"{severity} incident"
+    _event(session, incident, EventKind.OPENED, ALERTMANAGER, now, f"{what} opened: {title}",
+           {"group_key": group_key, "escalation": incident.escalation})
+    return incident
+
+
+def acknowledge(session: Session, config: Config, incident: Incident, actor: str, now: datetime,
+                note: str | None = None) -> None:
+    _require(incident, {Status.TRIGGERED}, "acknowledge")
+    incident.status = Status.ACKNOWLEDGED.value
+    incident.acknowledged_at = now
+    incident.acknowledged_by = actor
+    incident.escalation_next_at = None  # an owner exists: stop escalating
+    _event(session, incident, EventKind.ACKNOWLEDGED, actor, now,
+           f"acknowledged by {actor}" + (f": {note}" if note else ""))
+    _notify_involved(session, config, incident, NoticeEvent.ACKNOWLEDGED, now, actor=actor, note=note)
+
+
+def mitigate(session: Session, config: Config, incident: Incident, actor: str, note: str, now: datetime) -> None:
+    _require(incident, {Status.TRIGGERED, Status.ACKNOWLEDGED}, "mitigate")
+    incident.status = Status.MITIGATED.value
+    incident.mitigated_at = now
+    incident.escalation_next_at = None
+    _event(session, incident, EventKind.MITIGATED, actor, now, f"mitigated: {note}")
+    _notify_involved(session, config, incident, NoticeEvent.MITIGATED, now, actor=actor, note=note)
+
+
+def resolve(session: Session, config: Config, incident: Incident, actor: str, now: datetime,
+            note: str | None = None, root_cause: str | None = None) -> None:
+    _require(incident, {Status.TRIGGERED, Status.ACKNOWLEDGED, Status.MITIGATED}, "resolve")
+    incident.status = Status.RESOLVED.value
+    incident.resolved_at = now
+    incident.open_group_key = None  # the group may open a new incident (or reopen this one in the cool-down)
+    incident.escalation_next_at = None
+    if root_cause:
+        incident.root_cause = root_cause
+    _event(session, incident, EventKind.RESOLVED, actor, now, "resolved" + (f": {note}" if note else ""))
+    _notify_involved(session, config, incident, NoticeEvent.RESOLVED, now, actor=actor, note=note)
+
+
+def reopen(session: Session, config: Config, incident: Incident, actor: str, reason: str, now: datetime) -> None:
+    _require(incident, {Status.MITIGATED, Status.RESOLVED}, "reopen")
+    if incident.status == Status.RESOLVED.value:
+        incident.open_group_key = incident.group_key
+        incident.resolved_at = None
+    incident.status = Status.TRIGGERED.value
+    incident.episode += 1
+    incident.acknowledged_at = None
+    incident.acknowledged_by = None
+    incident.mitigated_at = None
+    # The chain stays the snapshot taken at opening; it restarts from the first step.
+    chain = [Step.from_json(s) for s in incident.escalation]
+    incident.escalation_started_at = now
+    incident.escalation_next_step = 0
+    incident.escalation_next_at = now + timedelta(seconds=chain[0].after_seconds) if chain else None
+    session.flush()
+    _event(session, incident, EventKind.REOPENED, actor, now, f"reopened: {reason}")
+    escalate_due(session, config, incident, now, first_event=NoticeEvent.REOPENED)
+
+
+def _require(incident: Incident, allowed: set[Status], what: str) -> None:
+    if Status(incident.status) not in allowed:
+        names = ", ".join(sorted(s.value for s in allowed))
+        raise TransitionError(f"cannot {what} incident {incident.id}: it is {incident.status} (needs {names})")
+
+
+# ------------------------------------------------------------------------------------------ escalation
+
+def escalate_due(session: Session, config: Config, incident: Incident, now: datetime,
+                 first_event: NoticeEvent = NoticeEvent.TRIGGERED) -> int:
+    """Fire every step of the snapshotted chain that is due; returns how many fired."""
+    chain = [Step.from_json(s) for s in incident.escalation]
+    fired = 0
+    while (incident.escalation_next_at is not None and incident.escalation_next_at <= now
+           and incident.status == Status.TRIGGERED.value and incident.escalation_next_step < len(chain)):
+        index = incident.escalation_next_step
+        step = chain[index]
+        event = first_event if index == 0 else NoticeEvent.ESCALATED
+        notice = build_notice(session, config, incident, event, escalation_step=index)
+        for receiver in step.notify:
+            _enqueue_for(session, config, incident, receiver, notice,
+                         key=f"incident/{incident.id}/e{incident.episode}/step{index}/{receiver}", now=now)
+        who = ", ".join(step.notify)
+        if index == 0:
+            _event(session, incident, EventKind.ESCALATED, SYSTEM, now, f"escalation step 1: notified {who}",
+                   {"step": index, "notify": list(step.notify)})
+        else:
+            _event(session, incident, EventKind.ESCALATED, SYSTEM, now,
+                   f"escalation step {index + 1}: not acknowledged after {_human(step.after_seconds)}, "
+                   f"notified {who}", {"step": index, "notify": list(step.notify)})
+        incident.escalation_next_step = index + 1
+        started = incident.escalation_started_at or incident.opened_at
+        incident.escalation_next_at = (started + timedelta(seconds=chain[index + 1].after_seconds)
+                                       if index + 1 < len(chain) else None)
+        fired += 1
+    return fired
+
+
+def due_escalations(session: Session, now: datetime, limit: int = 100) -> list[int]:
+    return list(session.scalars(
+        select(Incident.id).where(Incident.escalation_next_at <= now, Incident.status == Status.TRIGGERED.value)
+        .order_by(Incident.escalation_next_at).limit(limit)))
+
+
+def _human(seconds: float) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{int(seconds // 60)}m"
+    return f"{seconds:g}s"
+
+
+# ------------------------------------------------------------------------------------ updates, comments
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    what_happened: str
+    root_cause: str | None = None
+    mitigation: str | None = None
+    error_rate_before: str | None = None
+    error_rate_after: str | None = None
+    burn_rate: str | None = None
+    budget_consumed: str | None = None
+    budget_remaining: str | None = None
+    next_steps: str | None = None
+
+    def sections(self) -> list[tuple[str, str]]:
+        rows = [("What happened", self.what_happened), ("Root cause", self.root_cause or "under investigation"),
+                ("Mitigation", self.mitigation or "none yet")]
+        if self.error_rate_before or self.error_rate_after:
+            rows.append(("Error rate", f"before {self.error_rate_before or '?'}, now {self.error_rate_after or '?'}"))
+        if self.burn_rate:
+            rows.append(("Burn rate", self.burn_rate))
+        if self.budget_consumed or self.budget_remaining:
+            rows.append(("Error budget", f"consumed {self.budget_consumed or '?'}, "
+                                         f"remaining {self.budget_remaining or '?'}"))
+        rows.append(("Next steps", self.next_steps or "to be decided"))
+        return rows
+
+
+def post_update(session: Session, config: Config, incident: Incident, update: StatusUpdate, actor: str,
+                now: datetime) -> TimelineEvent:
+    """Record a status update and post it to the team's channels (chat and webhooks, not pagers)."""
+    if update.root_cause:
+        incident.root_cause = update.root_cause
+    text = "\n".join(f"{title}: {body}" for title, body in update.sections())
+    event = _event(session, incident, EventKind.STATUS_UPDATE, actor, now, text,
+                   {"sections": [[t, b] for t, b in update.sections()]})
+    notice = build_notice(session, config, incident, NoticeEvent.STATUS_UPDATE, actor=actor,
+                          sections=update.sections())
+    for receiver in _update_receivers(session, config, incident):
+        _enqueue_for(session, config, incident, receiver, notice,
+                     key=f"incident/{incident.id}/update{event.id}/{receiver}", now=now)
+    return event
+
+
+def add_comment(session: Session, incident: Incident, actor: str, text: str, now: datetime) -> TimelineEvent:
+    return _event(session, incident, EventKind.COMMENT, actor, now, text)
+
+
+def add_action(session: Session, incident: Incident, actor: str, title: str, owner: str | None,
+               due: str | None, now: datetime) -> ActionItem:
+    item = ActionItem(incident_id=incident.id, created_at=now, title=title, owner=owner, due=due, created_by=actor)
+    session.add(item)
+    session.flush()
+    _event(session, incident, EventKind.ACTION_ITEM, actor, now,
+           f"action item: {title}" + (f" (owner {owner})" if owner else ""), {"action_id": item.id})
+    return item
+
+
+# -------------------------------------------------------------------------------------- notifications
+
+def build_notice(session: Session, config: Config, incident: Incident, event: NoticeEvent, *,
+                 escalation_step: int | None = None, actor: str | None = None, note: str | None = None,
+                 sections: list[tuple[str, str]] | None = None) -> Notice:
+    alerts = list(session.scalars(select(IncidentAlert).where(IncidentAlert.incident_id == incident.id)))
+    firing = [a for a in alerts if a.status == "firing"]
+    annotations = dict(incident.annotations)
+    for alert in firing or alerts:  # the latest values the alerts carry
+        annotations.update({k: v for k, v in alert.annotations.items() if k not in annotations})
+    description = annotations.get("description", "")
+    burn = annotations.get("burn_rate") or _first(_BURN_RE, description)
+    budget = annotations.get("budget_remaining") or _first(_BUDGET_RE, description)
+    summary = annotations.get("summary") or incident.title
+    if description:
+        summary = f"{summary}\n{description}"
+    return Notice(
+        event=event, incident_id=incident.id, title=incident.title, severity=incident.severity,
+        status=incident.status, summary=summary, opened_at=incident.opened_at.isoformat(),
+        service=incident.service, slo=incident.slo, team=incident.team,
+        alertname=incident.labels.get("alertname"), burn_rate=burn, budget_remaining=budget,
+        runbook_url=annotations.get("runbook_url"), incident_url=incident_url(config, incident.id),
+        escalation_step=escalation_step, actor=actor, note=note, sections=list(sections or []),
+        firing_alerts=len(firing),
+    )
+
+
+def _first(pattern: re.Pattern[str], text: str) -> str | None:
+    match = pattern.search(text)
+    return match.group(1).strip() if match else None
+
+
+def incident_url(config: Config, incident_id: int) -> str:
+    base = config.server.external_url or f"http://{config.server.listen}"
+    return f"{base}/api/v1/incidents/{incident_id}"
+
+
+def render(notice: Notice, config: Config, receiver: str, integration: str) -> dict[str, Any] | None:
+    """The stored body for one integration, or None when it has nothing to say for this event."""
+    spec = config.receivers[receiver]
+    if integration == "slack" and spec.slack is not None:
+        return slack.message(notice, channel=spec.slack.channel, username=spec.slack.username)
+    if integration == "pagerduty":
+        return pagerduty.event(notice) if pagerduty.supports(notice.event) else None
+    if integration == "webhook":
+        return webhook.body(notice)
+    return None
+
+
+def _enqueue_for(session: Session, config: Config, incident: Incident, receiver: str, notice: Notice, *,
+                 key: str, now: datetime) -> None:
+    integrations = integrations_of(config, receiver)
+    if not integrations:
+        _event(session, incident, EventKind.NOTIFICATION_FAILED, SYSTEM, now,
+               f"receiver {receiver} has no integration fireline delivers (pagerduty, slack, webhook)")
+        return
+    for integration in integrations:
+        body = render(notice, config, receiver, integration)
+        if body is not None:
+            enqueue(session, key=f"{key}/{integration}", incident_id=incident.id, receiver=receiver,
+                    integration=integration, event=notice.event.value, payload=body, now=now)
+
+
+def _involved(session: Session, incident: Incident) -> list[str]:
+    """Receivers already notified about this incident, in the order they first were."""
+    rows = session.execute(select(OutboxItem.receiver, func.min(OutboxItem.id)).where(
+        OutboxItem.incident_id == incident.id).group_by(OutboxItem.receiver)).all()
+    return [receiver for receiver, _ in sorted(rows, key=lambda row: row[1])]
+
+
+def _update_receivers(session: Session, config: Config, incident: Incident) -> list[str]:
+    routing = config.teams.get(incident.team or "")
+    team = list(routing.ticket if incident.kind == Kind.TICKET.value else routing.page) if routing else []
+    names = list(dict.fromkeys(team + _involved(session, incident)))
+    return [n for n in names if {"slack", "webhook"} & set(integrations_of(config, n))]
+
+
+def _notify_involved(session: Session, config: Config, incident: Incident, event: NoticeEvent, now: datetime,
+                     *, actor: str, note: str | None) -> None:
+    notice = build_notice(session, config, incident, event, actor=actor, note=note)
+    for receiver in _involved(session, incident):
+        if receiver in config.receivers:
+            _enqueue_for(session, config, incident, receiver, notice,
+                         key=f"incident/{incident.id}/e{incident.episode}/{event.value}/{receiver}", now=now)
+
+
+def _event(session: Session, incident: Incident, kind: EventKind, actor: str, now: datetime, message: str,
+           data: dict[str, Any] | None = None) -> TimelineEvent:
+    event = TimelineEvent(incident_id=incident.id, at=now, kind=kind.value, actor=actor[:255], message=message,
+                          data=data or {})
+    session.add(event)
+    session.flush()
+    return event
+
+
+def record_delivery(session: Session, incident_id: int, receiver: str, integration: str, event: str,
+                    delivered: bool, dead: bool, attempts: int, error: str | None, now: datetime) -> None:
+    """Timeline entry for an outbox delivery (sent, failed and retrying, or given up)."""
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        return
+    if delivered:
+        kind, message = EventKind.NOTIFICATION_SENT, f"{event} sent to {receiver} ({integration})"
+    elif dead:
+        kind, message = (EventKind.NOTIFICATION_DEAD,
+                         f"{event} to {receiver} ({integration}) given up after {attempts} attempts: {error}")
+    else:
+        kind, message = (EventKind.NOTIFICATION_FAILED,
+                         f"{event} to {receiver} ({integration}) failed, attempt {attempts}, will retry: {error}")
+    _event(session, incident, kind, SYSTEM, now, message,
+           {"receiver": receiver, "integration": integration, "attempts": attempts})

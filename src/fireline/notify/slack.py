@@ -1,0 +1,80 @@
+"""Slack incoming-webhook messages in Block Kit: header, summary with fields, context, buttons.
+
+Limits from Slack's Block Kit reference: header text is plain_text up to 150 characters; section
+text up to 3000; at most 10 section fields of up to 2000 each; button text up to 75 and url up to
+3000; `text` is the notification fallback when blocks are present.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fireline.notify.message import Notice, NoticeEvent
+
+_ICON = {"SEV1": ":red_circle:", "SEV2": ":large_orange_circle:", "SEV3": ":large_yellow_circle:",
+         "ticket": ":large_blue_circle:"}
+_VERB = {
+    NoticeEvent.TRIGGERED: "triggered", NoticeEvent.ESCALATED: "escalated",
+    NoticeEvent.REOPENED: "reopened", NoticeEvent.ACKNOWLEDGED: "acknowledged",
+    NoticeEvent.MITIGATED: "mitigated", NoticeEvent.RESOLVED: "resolved",
+    NoticeEvent.STATUS_UPDATE: "status update",
+}
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _plain(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": _clip(text or " ", limit), "emoji": True}
+
+
+def _mrkdwn(text: str, limit: int = 3000) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": _clip(text or " ", limit)}
+
+
+def message(notice: Notice, *, channel: str | None = None, username: str | None = None) -> dict[str, Any]:
+    icon = ":large_green_circle:" if notice.event is NoticeEvent.RESOLVED else _ICON.get(notice.severity, "")
+    verb = _VERB[notice.event]
+    if notice.event is NoticeEvent.ESCALATED and notice.escalation_step is not None:
+        verb = f"escalated (step {notice.escalation_step + 1}, not acknowledged)"
+    headline = f"{notice.severity} {verb}: {notice.title}"
+    fields = [("Severity", notice.severity), ("Status", notice.status)]
+    if notice.service:
+        fields.append(("Service", f"{notice.service}/{notice.slo}" if notice.slo else notice.service))
+    if notice.team:
+        fields.append(("Team", notice.team))
+    if notice.burn_rate:
+        fields.append(("Burn rate", notice.burn_rate))
+    if notice.budget_remaining:
+        fields.append(("Error budget left", notice.budget_remaining))
+    if notice.firing_alerts:
+        fields.append(("Firing alerts", str(notice.firing_alerts)))
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": _plain(f"{icon} {headline}".strip(), 150)},
+        {"type": "section", "text": _mrkdwn(notice.summary),
+         "fields": [_mrkdwn(f"*{name}*\n{value}", 2000) for name, value in fields[:10]]},
+    ]
+    for title, text in notice.sections:
+        blocks.append({"type": "section", "text": _mrkdwn(f"*{title}*\n{text}")})
+    context = [f"Incident #{notice.incident_id}", f"opened {notice.opened_at}"]
+    if notice.actor:
+        context.append(f"by {notice.actor}")
+    if notice.note:
+        context.append(notice.note)
+    blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(context), 3000)]})
+    buttons = []
+    if notice.runbook_url and notice.runbook_url.startswith(("http://", "https://")):
+        buttons.append({"type": "button", "action_id": "runbook", "text": _plain("Runbook", 75),
+                        "url": notice.runbook_url[:3000]})
+    if notice.incident_url:
+        buttons.append({"type": "button", "action_id": "incident", "style": "primary",
+                        "text": _plain(f"Incident #{notice.incident_id}", 75), "url": notice.incident_url[:3000]})
+    if buttons:
+        blocks.append({"type": "actions", "elements": buttons})
+    out: dict[str, Any] = {"text": _clip(headline, 3000), "blocks": blocks}
+    if channel:
+        out["channel"] = channel
+    if username:
+        out["username"] = username
+    return out

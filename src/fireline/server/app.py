@@ -1,0 +1,199 @@
+"""The FastAPI app of `fireline serve`: built from a ServerContext and a list of ServerExtensions.
+
+Incidents (intake, API, escalation, outbox) are the built-in extension; other modules plug in the
+same way (`create_app(ctx, extensions=[...])` or the `fireline.server` entry-point group).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from importlib.metadata import entry_points
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.orm import Session
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fireline.server.context import Job, ServerContext, ServerExtension
+from fireline.server.db import StorageUnavailable, register_migrations
+from fireline.server.scheduler import Scheduler, leadership_for
+
+log = logging.getLogger("fireline.server")
+EXTENSION_GROUP = "fireline.server"
+_bearer = HTTPBearer(auto_error=False, description="server.token_file of fireline.yaml or FIRELINE_TOKEN")
+
+
+def context(request: Request) -> ServerContext:
+    ctx: ServerContext = request.app.state.fireline
+    return ctx
+
+
+Context = Annotated[ServerContext, Depends(context)]
+
+
+def require_token(request: Request,
+                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> str:
+    """Bearer token check (constant time); returns the caller's name for the timeline."""
+    ctx = context(request)
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
+    if not hmac.compare_digest(credentials.credentials.encode(), ctx.token.encode()):
+        raise HTTPException(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
+    actor = request.headers.get("x-fireline-actor", "").strip()
+    return actor[:255] if actor else "api"
+
+
+Actor = Annotated[str, Depends(require_token)]
+
+
+def db_session(request: Request) -> Any:
+    """A session in one transaction for a request handler (committed when the handler returns)."""
+    with context(request).db.transaction() as session:
+        yield session
+
+
+DbSession = Annotated[Session, Depends(db_session)]
+
+
+def discover_extensions() -> list[ServerExtension]:
+    """Extensions installed as entry points: `fireline.server = name = module:factory`."""
+    found: list[ServerExtension] = []
+    for point in entry_points(group=EXTENSION_GROUP):
+        factory: Callable[[], ServerExtension] = point.load()
+        found.append(factory())
+    return found
+
+
+def builtin_extensions() -> list[ServerExtension]:
+    from fireline.incidents.api import extension as incidents_extension
+
+    return [incidents_extension()]
+
+
+def create_app(ctx: ServerContext, extensions: Sequence[ServerExtension] | None = None, *,
+               run_scheduler: bool = True) -> FastAPI:
+    exts = builtin_extensions() + list(discover_extensions() if extensions is None else extensions)
+    ctx.extensions = exts
+    for ext in exts:
+        if ext.migrations is not None:
+            register_migrations(ext.migrations)
+    for ext in exts:
+        if ext.setup is not None:
+            ext.setup(ctx)
+    jobs: list[Job] = [job for ext in exts for job in ext.jobs]
+    scheduler = Scheduler(ctx, jobs, leadership_for(ctx.db.url), ctx.settings.scheduler_interval.seconds)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for ext in exts:
+            if ext.on_startup is not None:
+                ext.on_startup(ctx)
+        if run_scheduler:
+            scheduler.start()
+        try:
+            yield
+        finally:
+            if run_scheduler:
+                scheduler.stop()
+
+    app = FastAPI(
+        title="fireline",
+        summary="Alert intake, incidents with escalation, notifications and postmortems",
+        version="1",
+        lifespan=lifespan,
+    )
+    app.state.fireline = ctx
+    app.state.scheduler = scheduler
+    app.add_middleware(BodySizeLimit, limit=ctx.settings.max_body_bytes)
+
+    @app.exception_handler(StorageUnavailable)
+    async def _storage(_request: Request, exc: StorageUnavailable) -> JSONResponse:
+        # 503 makes Alertmanager retry the notification; 4xx would drop it.
+        log.warning("storage unavailable: %s", exc)
+        return JSONResponse({"detail": "storage unavailable, retry later"}, status_code=503,
+                            headers={"Retry-After": "5"})
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": [_describe(e) for e in exc.errors()]}, status_code=422)
+
+    @app.get("/healthz", tags=["service"], responses={
+        200: {"content": {"application/json": {"example": {"status": "ok", "database": "postgresql",
+                                                           "scheduler_leader": True}}}},
+        503: {"description": "the database cannot be reached"}})
+    def healthz(request: Request) -> JSONResponse:
+        """Liveness and readiness: 200 when the database answers, 503 otherwise."""
+        ctx_ = context(request)
+        try:
+            ctx_.db.ping()
+        except StorageUnavailable:
+            return JSONResponse({"status": "unavailable", "database": ctx_.db.dialect,
+                                 "scheduler_leader": scheduler.is_leader}, status_code=503)
+        return JSONResponse({"status": "ok", "database": ctx_.db.dialect, "instance": ctx_.instance,
+                             "scheduler_leader": scheduler.is_leader})
+
+    @app.get("/metrics", tags=["service"], response_class=PlainTextResponse,
+             responses={200: {"content": {"text/plain": {"example": "fireline_open_incidents{...} 1.0\n"}}}})
+    def metrics(request: Request) -> PlainTextResponse:
+        """Prometheus metrics: intake count and latency, open incidents, outbox depth, escalation lag."""
+        return PlainTextResponse(generate_latest(context(request).metrics.registry),
+                                 media_type=CONTENT_TYPE_LATEST)
+
+    for ext in exts:
+        for router in ext.routers:
+            app.include_router(router)
+    return app
+
+
+class BodySizeLimit:
+    """413 for request bodies above server.max_body_bytes, by Content-Length or as the body streams in."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await self._too_large(scope, receive, send)
+                return
+        seen = 0
+
+        async def counting() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, counting, send)
+        except _TooLarge:
+            await self._too_large(scope, receive, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse({"detail": f"request body larger than server.max_body_bytes ({self.limit} bytes)"},
+                                status_code=413)
+        await response(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def _describe(error: Any) -> dict[str, Any]:
+    # Name the field and say what is wrong; never echo the whole input back (it may be large).
+    loc = [str(part) for part in error.get("loc", ()) if part != "body"]
+    return {"field": ".".join(loc) or "(body)", "message": error.get("msg", "invalid"), "type": error.get("type")}

@@ -1,0 +1,191 @@
+"""Storage for `fireline serve`: the declarative Base, engines, sessions and Alembic migrations.
+
+SQLite (one file, zero set-up) for a single replica; PostgreSQL when several replicas share the
+state. Every feature's tables derive from `Base`; each feature ships its own Alembic version
+folder with its own branch label and registers it with `register_migrations`, and `migrate`
+runs `upgrade heads` over all of them (docs/serve.md, "Extension points").
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from fireline.server.settings import normalise_database_url
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# Alembic's own folder of fireline serve; features add theirs with register_migrations.
+_VERSION_LOCATIONS: list[Path] = [MIGRATIONS / "versions"]
+_LOCK = threading.Lock()
+# pg_advisory_lock keys: one for schema upgrades, one for the scheduler leader (see scheduler.py).
+MIGRATION_LOCK_KEY = 0x66697265_6D696772  # "firemigr"
+
+
+class Base(DeclarativeBase):
+    # Stable constraint names so Alembic migrations can alter them on both SQLite and PostgreSQL.
+    metadata = MetaData(naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    })
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both SQLite (which stores naive text) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored: fireline keeps every time in UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class StorageUnavailable(Exception):
+    """The database cannot be reached or is locked: callers answer 503 so senders retry."""
+
+
+def register_migrations(versions: Path) -> None:
+    """Add a feature's Alembic version folder (its revisions carry their own branch label)."""
+    with _LOCK:
+        if versions.resolve() not in [p.resolve() for p in _VERSION_LOCATIONS]:
+            _VERSION_LOCATIONS.append(versions)
+
+
+def version_locations() -> list[Path]:
+    with _LOCK:
+        return list(_VERSION_LOCATIONS)
+
+
+def is_sqlite(url: str) -> bool:
+    return normalise_database_url(url).startswith("sqlite")
+
+
+def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    url = normalise_database_url(url)
+    if is_sqlite(url):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        _sqlite_write_transactions(engine)
+        return engine
+    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+                         pool_timeout=10, connect_args={"connect_timeout": 5})
+
+
+def _sqlite_write_transactions(engine: Engine) -> None:
+    # pysqlite opens transactions lazily and upgrades read locks to write locks mid-transaction, which
+    # fails with "database is locked" under concurrency; BEGIN IMMEDIATE takes the write lock up front
+    # and busy_timeout makes concurrent writers queue instead of failing.
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """An engine and its session factory; `transaction()` is the unit of work of every request."""
+
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = normalise_database_url(url)
+        self.engine = make_engine(self.url, pool_size=pool_size)
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session in one transaction: committed on success, rolled back on any error.
+
+        Connection-level failures surface as StorageUnavailable (so HTTP handlers answer 503).
+        """
+        try:
+            with self.sessions() as session, session.begin():
+                yield session
+        except OperationalError as exc:
+            raise StorageUnavailable(_reason(exc)) from exc
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                raise StorageUnavailable(_reason(exc)) from exc
+            raise
+
+    def ping(self) -> None:
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except DBAPIError as exc:
+            raise StorageUnavailable(_reason(exc)) from exc
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _reason(exc: DBAPIError) -> str:
+    # The driver's first line only: full messages may echo connection strings.
+    return str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__
+
+
+def alembic_config(connection: Any) -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations",
+                        os.pathsep.join(str(p).replace("%", "%%") for p in version_locations()))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def migrate(url: str) -> None:
+    """Bring the schema to every registered branch's head (`alembic upgrade heads`).
+
+    On PostgreSQL an advisory lock serialises replicas that start at the same moment.
+    """
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            postgres = connection.dialect.name == "postgresql"
+            if postgres:
+                connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+                connection.commit()
+            try:
+                command.upgrade(alembic_config(connection), "heads")
+                connection.commit()
+            finally:
+                if postgres:
+                    connection.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
+                    connection.commit()
+    except OperationalError as exc:
+        raise StorageUnavailable(_reason(exc)) from exc
+    finally:
+        engine.dispose()
