@@ -15,7 +15,9 @@ from fireline.adapters.promtool import ToolMissing
 from fireline.bundle import BundleContext, RuleFormat, generate_bundle
 from fireline.check import BundleError, check_bundle
 from fireline.lint.commands import register as register_lint
+from fireline.policy.commands import register as register_policy
 from fireline.routing.commands import register as register_routing
+from fireline.server.commands import register as register_serve
 from fireline.sim.commands import register as register_simulate
 from fireline.slo.durations import human_seconds
 from fireline.slo.explain import explain_slo
@@ -142,6 +144,10 @@ register_lint(app)
 register_routing(app)
 
 register_stack(app)
+
+register_policy(app)
+
+register_serve(app)
 
 
 def main() -> None:

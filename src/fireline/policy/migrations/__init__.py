@@ -1,0 +1,1 @@
+"""Alembic migrations of the policy engine (branch label `policy`)."""
