@@ -157,11 +157,11 @@ class PolicyCollector(Collector):
         yield from (remaining, tier, tier_index, known, unknown_seconds, frozen)
 
 
-def extension() -> ServerExtension:
-    """The `fireline.server` entry point of the policy engine."""
+def extension(runtime: PolicyRuntime | None = None) -> ServerExtension:
+    """The `fireline.server` entry point of the policy engine (tests pass a runtime to reach the engine)."""
     from fireline.policy.api import build_router
 
-    runtime = PolicyRuntime()
+    runtime = runtime or PolicyRuntime()
 
     def on_startup(ctx: ServerContext) -> None:
         runtime.start(ctx)
