@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.server.harness import Harness
-from tests.server.support import alert, notification
+from tests.server.support import ROUTING_KEY, alert, notification
 
 
 def _kinds(incident: dict[str, Any]) -> list[str]:
@@ -30,7 +30,7 @@ def test_page_opens_escalates_is_acknowledged_and_resolved(harness: Harness) -> 
     pd = h.capture.requests("/v2/enqueue")
     assert [r.json()["event_action"] for r in pd] == ["trigger"]
     trigger = pd[0].json()
-    assert trigger["routing_key"] == "R0UTINGKEY-PAYMENTS"  # read from routing_key_file at delivery
+    assert trigger["routing_key"] == ROUTING_KEY  # read from routing_key_file at delivery
     assert trigger["dedup_key"] == f"fireline-{incident_id}"
     assert trigger["payload"]["severity"] == "critical"
     assert trigger["payload"]["custom_details"]["burn_rate"] == "15.20"

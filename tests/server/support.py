@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import uuid
@@ -21,6 +22,8 @@ PG_PORT = int(os.environ.get("FIRELINE_TEST_PG_PORT", "5432"))
 PG_USER = os.environ.get("FIRELINE_TEST_PG_USER", "postgres")
 PG_ADMIN_DB = os.environ.get("FIRELINE_TEST_PG_DB", "test")
 TOKEN = "test-token-7d1f"
+# PagerDuty integration keys are 32 characters (Events API v2 reference).
+ROUTING_KEY = "R0UTINGKEYPAYMENTS00000000000032"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
@@ -81,12 +84,24 @@ class Clock:
         return self.now
 
 
-def make_config(tmp_path: Path, capture_url: str, *, escalation: list[dict[str, Any]] | None = None,
-                server: dict[str, Any] | None = None, extra_receivers: dict[str, Any] | None = None) -> Config:
+def make_config(tmp_path: Path, capture_url: str, **kwargs: Any) -> Config:
+    return Config.model_validate(config_dict(tmp_path, capture_url, **kwargs))
+
+
+def write_config(tmp_path: Path, capture_url: str, **kwargs: Any) -> Path:
+    """fireline.yaml for a `fireline serve` process (JSON is YAML)."""
+    path = tmp_path / "fireline.yaml"
+    path.write_text(json.dumps(config_dict(tmp_path, capture_url, **kwargs), indent=2))
+    return path
+
+
+def config_dict(tmp_path: Path, capture_url: str, *, escalation: list[dict[str, Any]] | None = None,
+                server: dict[str, Any] | None = None, extra_receivers: dict[str, Any] | None = None
+                ) -> dict[str, Any]:
     """payments: PagerDuty + Slack at step 1, the lead's Slack at step 2, the director's webhook at step 3."""
     secrets = tmp_path / "secrets"
     secrets.mkdir(exist_ok=True)
-    (secrets / "pd.key").write_text("R0UTINGKEY-PAYMENTS\n")
+    (secrets / "pd.key").write_text(ROUTING_KEY + "\n")
     (secrets / "slack.url").write_text("https://hooks.slack.invalid/not-used-when-url-is-set\n")
     token_file = secrets / "token"
     token_file.write_text(TOKEN + "\n")
@@ -107,14 +122,14 @@ def make_config(tmp_path: Path, capture_url: str, *, escalation: list[dict[str, 
         {"after": "15m", "notify": ["payments-lead"]},
         {"after": "30m", "notify": ["eng-director"]},
     ]
-    return Config.model_validate({
+    return {
         "apiVersion": "fireline/v1", "kind": "Config", "default_receiver": "sre-slack",
         "receivers": receivers,
         "teams": {"payments": {"page": ["payments-pager", "payments-slack"], "ticket": ["payments-slack"],
                                "escalation": chain}},
         "server": {"token_file": str(token_file), "outbox": {"backoff": "100ms", "max_backoff": "1s"},
                    "scheduler_interval": "100ms", **(server or {})},
-    })
+    }
 
 
 def alert(name: str = "CheckoutAvailabilityErrorBudgetBurn", *, status: str = "firing", fingerprint: str = "fp1",

@@ -167,30 +167,38 @@ class BodySizeLimit:
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
                 await self._too_large(scope, receive, send)
                 return
-        seen = 0
-
-        async def counting() -> Message:
-            nonlocal seen
+        if scope.get("method") not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        # Read the body here (it is at most `limit` bytes) so an oversized stream is refused before any
+        # handler parses it, then hand the same bytes to the app.
+        body = bytearray()
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _TooLarge
-            return message
+            if message["type"] != "http.request":
+                await self.app(scope, receive, send)  # client went away: let the app see the disconnect
+                return
+            body += message.get("body", b"")
+            if len(body) > self.limit:
+                await self._too_large(scope, receive, send)
+                return
+            if not message.get("more_body", False):
+                break
+        delivered = False
 
-        try:
-            await self.app(scope, counting, send)
-        except _TooLarge:
-            await self._too_large(scope, receive, send)
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = JSONResponse({"detail": f"request body larger than server.max_body_bytes ({self.limit} bytes)"},
                                 status_code=413)
         await response(scope, receive, send)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 def _describe(error: Any) -> dict[str, Any]:

@@ -1,0 +1,92 @@
+"""Outbox delivery on SQLite and PostgreSQL: retries with backoff, dead letters, secrets at delivery time."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from fireline.notify.outbox import backoff
+from tests.server.harness import Harness
+from tests.server.support import alert, notification
+
+
+def _notifications(h: Harness, incident_id: int, integration: str) -> list[dict[str, object]]:
+    return [n for n in h.incident(incident_id)["notifications"] if n["integration"] == integration]
+
+
+def test_backoff_doubles_up_to_the_cap() -> None:
+    base, cap = timedelta(seconds=2), timedelta(seconds=30)
+    assert [backoff(n, base, cap).total_seconds() for n in range(1, 7)] == [2, 4, 8, 16, 30, 30]
+
+
+def test_5xx_is_retried_with_backoff_then_delivered_once(harness: Harness) -> None:
+    h = harness
+    h.capture.respond("/v2/enqueue", [503, 500])
+    incident_id = h.post_alerts(notification(alert())).json()["incident_id"]
+    h.tick()
+    [pd] = _notifications(h, incident_id, "pagerduty")
+    assert pd["status"] == "pending" and pd["attempts"] == 1 and "HTTP 503" in str(pd["last_error"])
+    h.tick()  # not due yet: the clock has not moved past the 100ms backoff
+    assert len(h.capture.requests("/v2/enqueue")) == 1
+    h.clock.advance(seconds=0.2)
+    h.tick()
+    h.clock.advance(seconds=0.5)
+    h.tick()
+    [pd] = _notifications(h, incident_id, "pagerduty")
+    assert pd["status"] == "delivered" and pd["attempts"] == 3
+    assert [r.status for r in h.capture.requests("/v2/enqueue")] == [503, 500, 200]
+    # One logical notification, one delivery id on every attempt.
+    assert len({r.headers["x-fireline-delivery"] for r in h.capture.requests("/v2/enqueue")}) == 1
+    kinds = [e["kind"] for e in h.incident(incident_id)["timeline"]]
+    assert kinds.count("notification_failed") == 2
+
+
+def test_4xx_goes_to_the_dead_letters_at_once_and_can_be_retried(harness: Harness) -> None:
+    h = harness
+    h.capture.respond("/slack/payments", [400])
+    incident_id = h.post_alerts(notification(alert())).json()["incident_id"]
+    h.tick()
+    [item] = _notifications(h, incident_id, "slack")
+    assert item["status"] == "dead" and item["attempts"] == 1
+    dead = h.get("/api/v1/outbox?status=dead")
+    assert [d["id"] for d in dead] == [item["id"]]
+    assert "notification_dead" in [e["kind"] for e in h.incident(incident_id)["timeline"]]
+    retried = h.post(f"/api/v1/outbox/{item['id']}/retry")
+    assert retried.status_code == 200 and retried.json()["status"] == "pending"
+    h.tick()
+    assert _notifications(h, incident_id, "slack")[0]["status"] == "delivered"
+    assert h.post(f"/api/v1/outbox/{item['id']}/retry").status_code == 409
+
+
+def test_dead_after_max_attempts(database_url: str, capture, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    with Harness.start(database_url, capture, tmp_path, server={"outbox": {"max_attempts": 3, "backoff": "100ms"}}
+                       ) as h:
+        h.capture.respond("/v2/enqueue", [503] * 10)
+        incident_id = h.post_alerts(notification(alert())).json()["incident_id"]
+        for _ in range(5):
+            h.tick()
+            h.clock.advance(seconds=1)
+        [pd] = _notifications(h, incident_id, "pagerduty")
+        assert pd["status"] == "dead" and pd["attempts"] == 3
+        assert len(h.capture.requests("/v2/enqueue")) == 3
+
+
+def test_missing_secret_file_is_a_failure_that_names_the_file_not_its_content(harness: Harness,
+                                                                               tmp_path: Path) -> None:
+    h = harness
+    (tmp_path / "secrets" / "pd.key").unlink()
+    incident_id = h.post_alerts(notification(alert())).json()["incident_id"]
+    h.tick()
+    [pd] = _notifications(h, incident_id, "pagerduty")
+    assert pd["status"] == "pending" and "cannot read pagerduty routing_key_file" in str(pd["last_error"])
+    assert str(tmp_path / "secrets" / "pd.key") in str(pd["last_error"])
+
+
+def test_unreachable_receiver_is_retried(harness: Harness) -> None:
+    h = harness
+    h.capture.stop()  # connection refused
+    incident_id = h.post_alerts(notification(alert())).json()["incident_id"]
+    h.tick()
+    items = h.incident(incident_id)["notifications"]
+    assert items and all(n["status"] == "pending" and "request failed" in str(n["last_error"]) for n in items)
+    assert all("127.0.0.1" not in str(n["last_error"]) for n in items), "URLs (Slack's are secrets) never shown"
