@@ -19,6 +19,7 @@ from fireline.policy.budget import BudgetReading
 from fireline.policy.exclusions import ExclusionReason, ExclusionRequest, add_exclusion, revoke_exclusion
 from fireline.policy.settings import ChangeClass
 from fireline.policy.tables import PolicyAction, PolicyAudit, PolicyTransition
+from tests.server.support import database
 
 from .conftest import WINDOW, CaptureServer, History, PrometheusServer, hours, start_prometheus
 from .harness import Harness, build, config_for
@@ -167,10 +168,17 @@ def test_calendar_month_resets_on_the_first(tmp_path: Path, prometheus: Promethe
         h.close()
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
 def test_actions_exactly_once_across_a_restart(tmp_path: Path, prometheus: PrometheusServer,
-                                               capture: CaptureServer, key_file: Path) -> None:
+                                               capture: CaptureServer, key_file: Path, kind: str) -> None:
+    with database(kind, tmp_path) as url:
+        exactly_once_across_a_restart(tmp_path, prometheus, capture, key_file, url)
+
+
+def exactly_once_across_a_restart(tmp_path: Path, prometheus: PrometheusServer, capture: CaptureServer,
+                                  key_file: Path, url: str) -> None:
     config = config_for(capture.url, prometheus.url, key_file)
-    first = build(tmp_path, config)
+    first = build(tmp_path, config, url)
     lockdown_at = datetime(2026, 9, 13, 12, tzinfo=UTC)
     first.cycle(lockdown_at - timedelta(days=4))  # normal
     first.cycle(lockdown_at)  # -> lockdown: actions planned, the process "dies" before delivering them
@@ -179,13 +187,13 @@ def test_actions_exactly_once_across_a_restart(tmp_path: Path, prometheus: Prome
     assert len(planned) >= 6
     first.close()
 
-    second = build(tmp_path, config)  # the restarted server, same database
+    second = build(tmp_path, config, url)  # the restarted server, same database
     second.cycle(lockdown_at)  # the same instant again: already evaluated, nothing new
     second.deliver(lockdown_at)
     for hour in range(1, 4):
         second.cycle(lockdown_at + timedelta(hours=hour))
         second.deliver(lockdown_at + timedelta(hours=hour))
-    third = build(tmp_path, config)  # and once more after everything was delivered
+    third = build(tmp_path, config, url)  # and once more after everything was delivered
     third.cycle(lockdown_at + timedelta(hours=5))
     third.deliver(lockdown_at + timedelta(hours=5))
     with third.db.transaction() as session:

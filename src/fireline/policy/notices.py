@@ -6,6 +6,7 @@ to the receiver's chat/webhook integrations when it has no PagerDuty.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -62,7 +63,10 @@ def outbox_notifier(config: Config) -> Any:
                 body = pagerduty_body(message, payload, key, service, slo)
             else:
                 body = webhook_body(kind, message, payload, key, service, slo)
-            item_key = f"{key}:{integration}"[:255]
+            item_key = f"{key}:{integration}"
+            if len(item_key) > 255:
+                # The outbox key column holds 255 characters; a digest keeps long keys unique.
+                item_key = item_key[:190] + ":" + hashlib.sha256(item_key.encode()).hexdigest()
             enqueue(session, key=item_key, incident_id=None, receiver=receiver, integration=integration,
                     event=f"policy.{kind}", payload=body, now=now)
             keys.append(item_key)
