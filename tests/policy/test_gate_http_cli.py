@@ -3,11 +3,13 @@ with the policy extension mounted in a real `fireline serve` app listening on lo
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -172,3 +174,51 @@ def test_bad_input_is_4xx_naming_the_field(served: Served) -> None:
     served.engine.run_cycle(TIER_AT["critical"])
     status = runner.invoke(cli_app, ["budget", "status", "--server", served.url], env=env)
     assert status.exit_code == 0 and "checkout" in status.output and "critical" in status.output
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path) -> Iterator[str]:
+    binary = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+    if binary is None:
+        pytest.skip("Alertmanager is needed (Debian package prometheus-alertmanager)")
+    config = tmp_path / "alertmanager.yml"
+    config.write_text("route: {receiver: blackhole}\nreceivers: [{name: blackhole}]\n", encoding="utf-8")
+    port = free_port()
+    process = subprocess.Popen([binary, f"--config.file={config}", f"--storage.path={tmp_path / 'am'}",
+                                f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline and process.poll() is None, "alertmanager did not start"
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def test_maintenance_exclusion_creates_and_expires_an_alertmanager_silence(served: Served, alertmanager: str) -> None:
+    served.engine.config = served.engine.config.model_copy(update={
+        "alertmanager": served.engine.config.alertmanager.model_copy(update={"url": alertmanager})})
+    start = datetime.now(UTC).replace(microsecond=0)
+    body = {"service": "checkout", "start": start.isoformat(), "end": (start + timedelta(hours=2)).isoformat(),
+            "reason": "maintenance", "approved_by": "jane.doe", "note": "DB upgrade", "silence": True}
+    outage = httpx.post(f"{served.url}/api/v1/budget/exclusions", json={**body, "reason": "platform-outage"},
+                        headers=AUTH)
+    assert outage.status_code == 422 and "maintenance" in outage.text
+    created = httpx.post(f"{served.url}/api/v1/budget/exclusions", json=body, headers=AUTH)
+    assert created.status_code == 201, created.text
+    silence_id = created.json()["silence_id"]
+    silence = httpx.get(f"{alertmanager}/api/v2/silence/{silence_id}").json()
+    assert silence["status"]["state"] == "active" and silence["createdBy"] == "jane.doe"
+    assert silence["matchers"] == [{"name": "service", "value": "checkout", "isRegex": False, "isEqual": True}]
+    revoked = httpx.delete(f"{served.url}/api/v1/budget/exclusions/{created.json()['id']}", headers=AUTH)
+    assert revoked.status_code == 200
+    assert httpx.get(f"{alertmanager}/api/v2/silence/{silence_id}").json()["status"]["state"] == "expired"

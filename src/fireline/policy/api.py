@@ -18,6 +18,7 @@ from fireline.policy.exclusions import (
     revoke_exclusion,
 )
 from fireline.policy.settings import ChangeClass
+from fireline.policy.silences import SilenceError, create_silence, expire_silence
 from fireline.policy.tables import PolicyAudit
 from fireline.server.app import Actor
 
@@ -92,8 +93,19 @@ def build_router(runtime: PolicyRuntime) -> APIRouter:
         if not eng.find(request.service, request.slo):
             what = f"{request.service}/{request.slo}" if request.slo else request.service
             raise HTTPException(404, f"{what} is not watched by the policy engine")
+        silence_id = None
+        if request.silence:
+            am = eng.config.alertmanager.url
+            if am is None:
+                raise HTTPException(422, "silence: alertmanager.url is not set in fireline.yaml")
+            matchers = {"service": request.service, **({"slo": request.slo} if request.slo else {})}
+            try:
+                silence_id = create_silence(am, matchers, request.start, request.end, request.approved_by,
+                                            f"fireline budget exclusion (maintenance): {request.note}".strip())
+            except SilenceError as exc:
+                raise HTTPException(502, str(exc)) from None
         with eng.db.transaction() as session:
-            row = add_exclusion(session, request, actor, eng.clock())
+            row = add_exclusion(session, request, actor, eng.clock(), silence_id)
             return exclusion_dict(row)
 
     @router.get("/api/v1/budget/exclusions")
@@ -113,6 +125,11 @@ def build_router(runtime: PolicyRuntime) -> APIRouter:
             row = revoke_exclusion(session, exclusion_id, actor, eng.clock())
             if row is None:
                 raise HTTPException(404, f"no exclusion #{exclusion_id}")
+            if row.silence_id and eng.config.alertmanager.url:
+                try:
+                    expire_silence(eng.config.alertmanager.url, row.silence_id)
+                except SilenceError as exc:
+                    raise HTTPException(502, f"{exc}; the exclusion is not revoked") from None
             return exclusion_dict(row)
 
     @router.get("/api/v1/policy/audit")

@@ -197,6 +197,8 @@ def register(app: typer.Typer) -> None:
         approved_by: Annotated[str, typer.Option("--approved-by", help="Who approved the partial reset.")],
         slo: Annotated[str | None, typer.Option("--slo", help="One SLO; every SLO of the service if left out.")] = None,
         note: Annotated[str, typer.Option("--note")] = "",
+        silence: Annotated[bool, typer.Option(
+            "--silence", help="maintenance only: also create the matching Alertmanager silence.")] = False,
         server: ServerOption = None,
         token_file: TokenFileOption = None,
     ) -> None:
@@ -208,14 +210,17 @@ def register(app: typer.Typer) -> None:
             begin, finish = _parse_time(start, "--from"), _parse_time(end, "--to")
             if finish <= begin:
                 raise CommandError("--to must be after --from")
+            if silence and reason != ExclusionReason.MAINTENANCE:
+                raise CommandError("--silence: only maintenance windows are silenced (--reason maintenance)")
             body = {"service": service, "slo": slo, "start": begin.isoformat(), "end": finish.isoformat(),
-                    "reason": reason, "approved_by": approved_by, "note": note}
+                    "reason": reason, "approved_by": approved_by, "note": note, "silence": silence}
             row = _checked(_request("POST", server, token_file, "/api/v1/budget/exclusions", json=body))
         except CommandError as exc:
             raise _fail(str(exc), exc.code) from None
         what = f"{row['service']}/{row['slo']}" if row["slo"] else f"{row['service']} (every SLO)"
+        silenced = f", Alertmanager silence {row['silence_id']}" if row.get("silence_id") else ""
         console.print(f"exclusion #{row['id']}: {what} {row['start']} .. {row['end']} ({row['reason']}, approved by "
-                      f"{escape(row['approved_by'])})")
+                      f"{escape(row['approved_by'])}{silenced})")
 
     @budget_app.command("exclusions")
     def budget_exclusions(server: ServerOption = None, token_file: TokenFileOption = None,

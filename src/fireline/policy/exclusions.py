@@ -40,6 +40,8 @@ class ExclusionRequest(BaseModel):
     reason: ExclusionReason
     approved_by: str = Field(min_length=1, max_length=255)
     note: str = Field(default="", max_length=4000)
+    silence: bool = Field(default=False, description="maintenance only: also silence the service's alerts in "
+                          "Alertmanager for the window (alertmanager.url)")
 
     @field_validator("start", "end")
     @classmethod
@@ -54,6 +56,8 @@ class ExclusionRequest(BaseModel):
             raise ValueError("end must be after start")
         if self.end - self.start > MAX_EXCLUSION:
             raise ValueError("an exclusion may cover at most 92 days")
+        if self.silence and self.reason is not ExclusionReason.MAINTENANCE:
+            raise ValueError("silence is only for pre-approved maintenance windows (reason: maintenance)")
         return self
 
 
@@ -65,10 +69,11 @@ def exclusion_dict(row: BudgetExclusion) -> dict[str, object]:
             "silence_id": row.silence_id}
 
 
-def add_exclusion(session: Session, request: ExclusionRequest, actor: str, now: datetime) -> BudgetExclusion:
+def add_exclusion(session: Session, request: ExclusionRequest, actor: str, now: datetime,
+                  silence_id: str | None = None) -> BudgetExclusion:
     row = BudgetExclusion(service=request.service, slo=request.slo, start=request.start, end=request.end,
                           reason=str(request.reason), approved_by=request.approved_by, note=request.note,
-                          created_at=now, created_by=actor)
+                          created_at=now, created_by=actor, silence_id=silence_id)
     session.add(row)
     session.flush()
     what = f"{request.service}/{request.slo}" if request.slo else f"{request.service} (every SLO)"

@@ -108,6 +108,7 @@ class AlertmanagerDefaults(Model):
 class AlertmanagerSettings(Model):
     version: str = "0.25"
     webhook: str | None = Field(default=None, description="fireline serve's Alertmanager intake URL")
+    url: str | None = Field(default=None, description="Alertmanager API base (maintenance silences, drills)")
     defaults: AlertmanagerDefaults = AlertmanagerDefaults()
 
     @field_validator("version", mode="before")
@@ -126,6 +127,11 @@ class AlertmanagerSettings(Model):
     @classmethod
     def _webhook(cls, value: str | None) -> str | None:
         return None if value is None else _check_url(value, "webhook")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return None if value is None else _check_url(value, "url").rstrip("/")
 
     @property
     def version_tuple(self) -> tuple[int, int]:
