@@ -77,3 +77,15 @@ def test_exclusions_clipped_to_window_and_merged() -> None:
     ], window)
     assert parts == [Interval(T0 - timedelta(days=1), T0 - timedelta(hours=23)),
                      Interval(T0 - timedelta(hours=10), T0 - timedelta(hours=7))]
+
+
+def test_calendar_per_service_and_slo_overrides() -> None:
+    policy = PolicySettings.model_validate({
+        "calendar": "month", "timezone": "Europe/Berlin",
+        "windows": [{"service": "search", "rolling": True},
+                    {"service": "search", "slo": "latency", "calendar": "month", "timezone": "UTC"},
+                    {"service": "checkout", "timezone": "America/New_York"}]})
+    assert policy.window_for("search", "availability") == (None, "Europe/Berlin")
+    assert policy.window_for("search", "latency") == ("month", "UTC")
+    assert policy.window_for("checkout", "availability") == ("month", "America/New_York")
+    assert policy.window_for("other", "x") == ("month", "Europe/Berlin")
