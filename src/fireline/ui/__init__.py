@@ -1,0 +1,1 @@
+"""The web UI of `fireline serve` (docs/ui.md)."""
