@@ -1,0 +1,411 @@
+"""`fireline stack up|down|status`: Prometheus, Alertmanager (1 or an HA pair), fireline serve, the
+capture server and the demo service, on loopback, from a generated bundle.
+
+Everything lives in the state dir (default `.fireline/stack`):
+
+    stack.json                  ports, URLs, options, which receivers notify the capture server
+    run/<process>.pid           pid and argv of each process (what `stack down` reads after a crash)
+    logs/<process>.log          stdout and stderr of each process
+    secrets/                    the API token and the capture endpoints' files (mode 0600)
+    prometheus/prometheus.yml   rule_files are the bundle's; scrapes the demo service as job `checkout`
+    alertmanager/alertmanager.yml   derived from the bundle's (amconfig.py)
+    fireline/fireline.yaml      fireline.yaml for `fireline serve`: server section, capture endpoints
+    drill/last.json             the last drill's checklist (docs/drill.md)
+
+`up` starts from empty data every time: a stack is a test bench, and an outage left in last run's
+TSDB would page the moment Prometheus starts.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from ruamel.yaml import YAML
+
+from fireline.routing.expected import ALERTMANAGER_CONFIG, EXPECTED_ROUTES
+from fireline.stack.amconfig import CaptureMap, derive_stack_config, read_yaml, to_yaml
+from fireline.stack.process import (
+    LOOPBACK,
+    PidRecord,
+    ProcessManager,
+    StackError,
+    find_binary,
+    free_port,
+    http_ok,
+    port_is_free,
+)
+from fireline.yamlout import dump_yaml
+
+DEFAULT_STATE_DIR = Path(".fireline/stack")
+STATE_FILE = "stack.json"
+PROCESS_ORDER = ("capture", "demo-service", "fireline", "alertmanager-0", "alertmanager-1", "prometheus")
+# Python entry point for fireline's own processes: `python -c` keeps argv[0] stable for the pid check.
+_FIRELINE_MAIN = "from fireline.cli import main; main()"
+
+
+@dataclass
+class Ports:
+    prometheus: int = 9090
+    alertmanager: int = 9093  # replica i listens on alertmanager + i
+    cluster: int = 9194  # replica i gossips on cluster + i (TCP and UDP)
+    fireline: int = 8080
+    capture: int = 9097
+    demo_service: int = 9464
+
+    def alertmanager_ports(self, replicas: int) -> list[int]:
+        return [self.alertmanager + i for i in range(replicas)]
+
+    def cluster_ports(self, replicas: int) -> list[int]:
+        return [self.cluster + i for i in range(replicas)]
+
+    @classmethod
+    def free(cls, replicas: int = 2) -> Ports:
+        """Ports nobody uses now (tests run stacks side by side); replicas need consecutive ones."""
+        while True:
+            am, cluster = free_port(), free_port()
+            if all(port_is_free(p) for p in [*range(am, am + replicas), *range(cluster, cluster + replicas)]):
+                return cls(prometheus=free_port(), alertmanager=am, cluster=cluster, fireline=free_port(),
+                           capture=free_port(), demo_service=free_port())
+
+
+@dataclass
+class StackOptions:
+    bundle: Path
+    state_dir: Path = DEFAULT_STATE_DIR
+    config: Path | None = None  # fireline.yaml, for `fireline serve` (receivers, teams, escalation)
+    ports: Ports = field(default_factory=Ports)
+    alertmanager_replicas: int = 1
+    demo: bool = True  # receivers notify the capture server, never the real Slack/PagerDuty
+    scrape_interval: str = "5s"
+    evaluation_interval: str = "5s"
+    group_wait: str | None = "3s"
+    group_interval: str | None = "10s"
+    repeat_interval: str | None = "1h"
+    peer_timeout: str = "2s"
+    demo_rps: float = 10.0
+    demo_job: str = "checkout"
+    start_timeout: float = 60.0
+
+
+@dataclass
+class StackState:
+    """stack.json: what `status`, `down` and `drill` need to know about a running stack."""
+
+    state_dir: str
+    bundle: str
+    config: str | None
+    demo: bool
+    alertmanager_replicas: int
+    ports: dict[str, int]
+    urls: dict[str, Any]
+    capture_receivers: dict[str, list[dict[str, str]]]
+    token_file: str
+    started_at: float
+    timers: dict[str, str | None]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def alertmanager_urls(self) -> list[str]:
+        return [str(u) for u in self.urls["alertmanager"]]
+
+    @property
+    def captured(self) -> CaptureMap:
+        return CaptureMap.from_dict(self.capture_receivers)
+
+    def expected_routes_file(self) -> Path:
+        return Path(self.bundle) / EXPECTED_ROUTES
+
+
+class Layout:
+    def __init__(self, state_dir: Path) -> None:
+        self.root = state_dir.resolve()
+        self.state_file = self.root / STATE_FILE
+        self.secrets = self.root / "secrets"
+        self.prometheus = self.root / "prometheus"
+        self.alertmanager = self.root / "alertmanager"
+        self.fireline = self.root / "fireline"
+        self.drill = self.root / "drill"
+        self.processes = ProcessManager(self.root / "run", self.root / "logs")
+
+    def load_state(self) -> StackState:
+        try:
+            data = json.loads(self.state_file.read_text(encoding="utf-8"))
+            return StackState(**data)
+        except FileNotFoundError:
+            raise StackError(f"no stack in {self.root}: run `fireline stack up` (or pass --dir)") from None
+        except (ValueError, TypeError) as exc:
+            raise StackError(f"{self.state_file} is not a stack state file: {exc}") from None
+
+
+def _write(path: Path, text: str, mode: int | None = None) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    if mode is not None:
+        path.chmod(mode)
+    return path
+
+
+def _check_ports(options: StackOptions) -> None:
+    p, n = options.ports, options.alertmanager_replicas
+    wanted = [("prometheus", p.prometheus, "--prometheus-port"), ("fireline serve", p.fireline, "--fireline-port"),
+              ("capture server", p.capture, "--capture-port"), ("demo service", p.demo_service, "--demo-port")]
+    wanted += [(f"alertmanager replica {i}", port, "--alertmanager-port")
+               for i, port in enumerate(p.alertmanager_ports(n))]
+    if n > 1:
+        wanted += [(f"alertmanager cluster {i}", port, "--cluster-port") for i, port in enumerate(p.cluster_ports(n))]
+    seen: dict[int, str] = {}
+    for what, port, option in wanted:
+        if port in seen:
+            raise StackError(f"port {port} is given to both {seen[port]} and {what}: change {option}")
+        seen[port] = what
+        if not port_is_free(port):
+            raise StackError(f"port {port} on {LOOPBACK} ({what}) is already in use: stop what listens there "
+                             f"or pick another with {option} (or --free-ports)")
+
+
+def _bundle_files(bundle: Path) -> tuple[Path, list[Path]]:
+    am = bundle / ALERTMANAGER_CONFIG
+    if not am.is_file():
+        raise StackError(f"{am} not found: generate the bundle with a fireline.yaml that has a default_receiver "
+                         "(fireline generate SPECS -c fireline.yaml -o OUT)")
+    rules = sorted((bundle / "prometheus").glob("*.rules.yml"))
+    if not rules:
+        raise StackError(f"no rule files in {bundle / 'prometheus'}: run `fireline generate` "
+                         "(the prometheus-operator format is for Kubernetes, not for the local stack)")
+    return am, rules
+
+
+def _serve_config(options: StackOptions, layout: Layout, token_file: Path, capture_url: str) -> Path:
+    """fireline.yaml for `fireline serve`: the user's, with the stack's server section; in demo mode its
+    receivers notify the capture server too (fireline's own Slack/PagerDuty messages)."""
+    data: dict[str, Any] = {"apiVersion": "fireline/v1", "kind": "Config"}
+    if options.config is not None:
+        loaded = YAML(typ="safe").load(options.config.read_text(encoding="utf-8"))
+        if isinstance(loaded, dict):
+            data = loaded
+    p = options.ports
+    serve_url = f"http://{LOOPBACK}:{p.fireline}"
+    data["server"] = {**dict(data.get("server") or {}), "listen": f"{LOOPBACK}:{p.fireline}",
+                      "database": f"sqlite:///{layout.fireline / 'fireline.db'}", "token_file": str(token_file),
+                      "external_url": serve_url}
+    data["prometheus"] = {**dict(data.get("prometheus") or {}), "url": f"http://{LOOPBACK}:{p.prometheus}"}
+    if options.demo:
+        for name, receiver in (data.get("receivers") or {}).items():
+            if not isinstance(receiver, dict):
+                continue
+            base = f"{capture_url}/serve/{name}"
+            if isinstance(receiver.get("slack"), dict):
+                receiver["slack"]["url"] = f"{base}/slack"
+            if isinstance(receiver.get("pagerduty"), dict):
+                key = _write(layout.secrets / f"serve-{name}.pagerduty-key", f"capture-serve-{name}\n", 0o600)
+                receiver["pagerduty"].update({"routing_key_file": str(key), "url": f"{base}/pagerduty/v2/enqueue"})
+            if isinstance(receiver.get("webhook"), dict):
+                receiver["webhook"].pop("url_file", None)
+                receiver["webhook"]["url"] = f"{base}/webhook"
+    return _write(layout.fireline / "fireline.yaml",
+                  dump_yaml(data, header="Written by `fireline stack up` for `fireline serve`; do not edit."))
+
+
+def _prometheus_config(options: StackOptions, layout: Layout, rules: list[Path]) -> Path:
+    p = options.ports
+    config = {
+        "global": {"scrape_interval": options.scrape_interval, "evaluation_interval": options.evaluation_interval},
+        "rule_files": [str(r.resolve()) for r in rules],
+        "alerting": {"alertmanagers": [{
+            "api_version": "v2",
+            # Every replica gets every alert (Alertmanager HA does not replicate alerts, only the
+            # notification log and silences); never a load balancer in front of them.
+            "static_configs": [{"targets": [f"{LOOPBACK}:{port}"
+                                            for port in p.alertmanager_ports(options.alertmanager_replicas)]}],
+        }]},
+        "scrape_configs": [
+            {"job_name": "prometheus", "static_configs": [{"targets": [f"{LOOPBACK}:{p.prometheus}"]}]},
+            {"job_name": options.demo_job, "static_configs": [{"targets": [f"{LOOPBACK}:{p.demo_service}"]}]},
+            {"job_name": "fireline", "static_configs": [{"targets": [f"{LOOPBACK}:{p.fireline}"]}]},
+            {"job_name": "alertmanager", "static_configs": [{"targets": [
+                f"{LOOPBACK}:{port}" for port in p.alertmanager_ports(options.alertmanager_replicas)]}]},
+        ],
+    }
+    return _write(layout.prometheus / "prometheus.yml",
+                  dump_yaml(config, header="Written by `fireline stack up`; do not edit."))
+
+
+def alertmanager_argv(binary: str, config: Path, layout: Layout, options: StackOptions, replica: int) -> list[str]:
+    p, n = options.ports, options.alertmanager_replicas
+    port = p.alertmanager_ports(n)[replica]
+    argv = [binary, f"--config.file={config}", f"--storage.path={layout.alertmanager / f'data-{replica}'}",
+            f"--web.listen-address={LOOPBACK}:{port}", f"--web.external-url=http://{LOOPBACK}:{port}"]
+    if n == 1:
+        return [*argv, "--cluster.listen-address="]  # empty disables clustering (no stray 9094 listener)
+    cluster = p.cluster_ports(n)
+    argv += [f"--cluster.listen-address={LOOPBACK}:{cluster[replica]}",
+             # Loopback is not advertised automatically; peers must learn this exact address.
+             f"--cluster.advertise-address={LOOPBACK}:{cluster[replica]}",
+             f"--cluster.peer-timeout={options.peer_timeout}"]
+    argv += [f"--cluster.peer={LOOPBACK}:{c}" for i, c in enumerate(cluster) if i != replica]
+    return argv
+
+
+def _fresh(layout: Layout) -> None:
+    for path in (layout.prometheus, layout.alertmanager, layout.fireline, layout.drill, layout.secrets):
+        shutil.rmtree(path, ignore_errors=True)
+    layout.state_file.unlink(missing_ok=True)
+
+
+def running(layout: Layout) -> list[PidRecord]:
+    return [r for r in layout.processes.records() if layout.processes.alive(r)]
+
+
+def up(options: StackOptions) -> StackState:
+    if options.alertmanager_replicas not in (1, 2):
+        raise StackError("--alertmanager-replicas must be 1 or 2")
+    layout = Layout(options.state_dir)
+    if alive := running(layout):
+        raise StackError(f"a stack already runs in {layout.root} ({', '.join(r.name for r in alive)}): "
+                         "run `fireline stack down` first")
+    bundle = options.bundle.resolve()
+    am_file, rules = _bundle_files(bundle)
+    prometheus = find_binary(["prometheus"], "prometheus")
+    alertmanager = find_binary(["prometheus-alertmanager", "alertmanager"], "prometheus-alertmanager")
+    if options.config is not None and not options.config.is_file():
+        raise StackError(f"{options.config} not found (--config: the fireline.yaml the bundle was generated with)")
+    _check_ports(options)
+
+    _fresh(layout)
+    layout.root.mkdir(parents=True, exist_ok=True)
+    _write(layout.root / ".gitignore", "# fireline stack state: processes, logs, data\n*\n")
+    layout.secrets.mkdir(parents=True, exist_ok=True)
+    layout.secrets.chmod(0o700)
+    p = options.ports
+    capture_url = f"http://{LOOPBACK}:{p.capture}"
+    serve_url = f"http://{LOOPBACK}:{p.fireline}"
+    token_file = _write(layout.secrets / "fireline.token", secrets.token_urlsafe(32) + "\n", 0o600)
+
+    derived = derive_stack_config(
+        read_yaml(am_file), capture_url=capture_url, secrets_dir=layout.secrets,
+        intake_url=f"{serve_url}/api/v1/alerts/alertmanager", token_file=str(token_file), demo=options.demo,
+        group_wait=options.group_wait, group_interval=options.group_interval,
+        repeat_interval=options.repeat_interval)
+    am_config = _write(layout.alertmanager / "alertmanager.yml", to_yaml(derived.data, header=(
+        f"Written by `fireline stack up` from {am_file}; do not edit.\n"
+        + ("Demo mode: every receiver notifies the capture server.\n" if options.demo else "")
+        + "The first route sends drill=\"true\" alerts to capture-only twins (drill-<receiver>).")))
+    serve_config = _serve_config(options, layout, token_file, capture_url)
+    prom_config = _prometheus_config(options, layout, rules)
+
+    py = sys.executable
+    procs = layout.processes
+    am_urls = [f"http://{LOOPBACK}:{port}" for port in p.alertmanager_ports(options.alertmanager_replicas)]
+    steps: list[tuple[str, list[str], str]] = [
+        ("capture", [py, "-c", _FIRELINE_MAIN, "capture", "--port", str(p.capture)],
+         f"{capture_url}/_capture/requests?path=/healthz"),
+        ("demo-service", [py, "-c", _FIRELINE_MAIN, "demo-service", "--port", str(p.demo_service),
+                          "--rps", f"{options.demo_rps:g}"], f"http://{LOOPBACK}:{p.demo_service}/healthz"),
+        ("fireline", [py, "-c", _FIRELINE_MAIN, "serve", "--config", str(serve_config), "--log-level", "warning"],
+         f"{serve_url}/healthz"),
+    ]
+    steps += [(f"alertmanager-{i}", alertmanager_argv(alertmanager, am_config, layout, options, i), f"{url}/-/ready")
+              for i, url in enumerate(am_urls)]
+    steps.append(("prometheus", [
+        prometheus, f"--config.file={prom_config}", f"--storage.tsdb.path={layout.prometheus / 'data'}",
+        f"--web.listen-address={LOOPBACK}:{p.prometheus}", "--web.enable-lifecycle",
+        "--storage.tsdb.retention.time=2d"], f"http://{LOOPBACK}:{p.prometheus}/-/ready"))
+    try:
+        for name, argv, ready in steps:
+            record = procs.start(name, argv)
+            procs.wait_ready(record, lambda url=ready: http_ok(url), timeout=options.start_timeout)  # type: ignore[misc]
+    except BaseException:
+        down(options.state_dir)
+        raise
+
+    state = StackState(
+        state_dir=str(layout.root), bundle=str(bundle),
+        config=str(options.config.resolve()) if options.config else None,
+        demo=options.demo, alertmanager_replicas=options.alertmanager_replicas, ports=asdict(p),
+        urls={"prometheus": f"http://{LOOPBACK}:{p.prometheus}", "alertmanager": am_urls, "fireline": serve_url,
+              "capture": capture_url, "demo_service": f"http://{LOOPBACK}:{p.demo_service}"},
+        capture_receivers=derived.captured.to_dict(), token_file=str(token_file), started_at=time.time(),
+        timers={"group_wait": options.group_wait, "group_interval": options.group_interval,
+                "repeat_interval": options.repeat_interval},
+        options={"scrape_interval": options.scrape_interval, "evaluation_interval": options.evaluation_interval,
+                 "peer_timeout": options.peer_timeout, "demo_job": options.demo_job, "demo_rps": options.demo_rps},
+    )
+    _write(layout.state_file, json.dumps(asdict(state), indent=2) + "\n")
+    return state
+
+
+def restart_alertmanager(state_dir: Path, replica: int, timeout: float = 60.0) -> None:
+    """Start a replica again with the argv it had (after the HA drill killed it)."""
+    layout = Layout(state_dir)
+    name = f"alertmanager-{replica}"
+    record = layout.processes.record(name)
+    if record is None:
+        raise StackError(f"no pid file for {name} in {layout.processes.run_dir}")
+    if layout.processes.alive(record):
+        return
+    url = layout.load_state().alertmanager_urls[replica]
+    started = layout.processes.start(name, record.argv)
+    layout.processes.wait_ready(started, lambda: http_ok(f"{url}/-/ready"), timeout=timeout)
+
+
+def down(state_dir: Path, timeout: float = 10.0) -> list[tuple[str, str]]:
+    """Stop every process that has a pid file (works without stack.json, e.g. after a crash)."""
+    layout = Layout(state_dir)
+    names = [r.name for r in layout.processes.records()]
+    # Prometheus first, so it does not fire alerts at an Alertmanager that is going away.
+    ordered = [n for n in reversed(PROCESS_ORDER) if n in names] + sorted(set(names) - set(PROCESS_ORDER))
+    return [(name, layout.processes.stop(name, timeout)) for name in ordered]
+
+
+@dataclass
+class ProcessStatus:
+    name: str
+    pid: int | None
+    running: bool
+    healthy: bool | None
+    url: str | None
+    log: str | None
+
+
+def _health_urls(state: StackState) -> dict[str, str]:
+    urls: dict[str, str] = {
+        "capture": f"{state.urls['capture']}/_capture/requests?path=/healthz",
+        "demo-service": f"{state.urls['demo_service']}/healthz",
+        "fireline": f"{state.urls['fireline']}/healthz",
+        "prometheus": f"{state.urls['prometheus']}/-/ready",
+    }
+    for i, url in enumerate(state.alertmanager_urls):
+        urls[f"alertmanager-{i}"] = f"{url}/-/ready"
+    return urls
+
+
+def status(state_dir: Path) -> tuple[StackState | None, list[ProcessStatus]]:
+    layout = Layout(state_dir)
+    try:
+        state: StackState | None = layout.load_state()
+    except StackError:
+        state = None
+    health = _health_urls(state) if state else {}
+    names = [n for n in PROCESS_ORDER if n in health or layout.processes.record(n) is not None]
+    out: list[ProcessStatus] = []
+    for name in names:
+        record = layout.processes.record(name)
+        alive = record is not None and layout.processes.alive(record)
+        healthy: bool | None = None
+        url = health.get(name)
+        if alive and url:
+            try:
+                healthy = http_ok(url)
+            except httpx.HTTPError:
+                healthy = False
+        out.append(ProcessStatus(name, record.pid if record else None, alive, healthy, url,
+                                 record.log if record else None))
+    return state, out
