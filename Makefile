@@ -20,11 +20,12 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $(STAMP)
 
 # promtool (package prometheus) and amtool (package prometheus-alertmanager) are the real engines
-# the tests run against; install them from Debian when missing.
+# the tests run against, chromium the browser the UI tests drive; install them from Debian when missing.
 tools:
 	@missing=""; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v amtool >/dev/null 2>&1 || missing="$$missing prometheus-alertmanager"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
 	    echo "installing Debian packages:$$missing"; \

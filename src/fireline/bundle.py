@@ -99,7 +99,8 @@ def write_runbooks(ctx: BundleContext) -> None:
 def write_grafana_dashboards(ctx: BundleContext) -> None:
     base = _runbook_base(ctx.config) or ctx.options().runbook_base_url
     for loaded in ctx.services:
-        ctx.write(f"grafana/{loaded.spec.name}.json", render_dashboard(loaded.spec, runbook_base_url=base))
+        ctx.write(f"grafana/{loaded.spec.name}.json", render_dashboard(
+            loaded.spec, runbook_base_url=base, ui_url=ctx.config.server.external_url if ctx.config else None))
 
 
 BundleStep = Callable[[BundleContext], None]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -151,3 +152,11 @@ def test_value_ticks_use_round_steps() -> None:
     assert value_ticks(0, 1) == [0, 0.2, 0.4, 0.6, 0.8, 1.0]
     assert value_ticks(0, 15.84) == [0, 5, 10, 15]
     assert value_ticks(-0.5, 1) == [-0.5, -0.25, 0, 0.25, 0.5, 0.75, 1.0]
+
+
+def test_threshold_labels_close_together_are_pushed_apart() -> None:
+    lines = [Line("1h window", [(START, 20.0)])]
+    thresholds = [Threshold(3.36, "a"), Threshold(1.4, "b"), Threshold(0.7, "c"), Threshold(0.233, "d")]
+    root = parse(burn_rate_svg(lines, thresholds, start=START, end=START + HOUR, step=300))
+    ys = sorted(float(t.get("y", "0")) for t in root.iterfind(".//svg:text", NS) if t.text in {"a", "b", "c", "d"})
+    assert all(b - a >= 12 for a, b in itertools.pairwise(ys))

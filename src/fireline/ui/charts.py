@@ -158,6 +158,21 @@ def _axes(frame: _Frame, y_ticks: Sequence[float], y_label: str, fmt: str) -> li
     return parts
 
 
+def label_positions(ys: Sequence[float], gap: float = 12.0) -> list[float]:
+    """Baselines for labels just above lines at heights ys, pushed apart so none overlap.
+
+    Thresholds of neighbouring tiers can be a few pixels apart (0.7x and 0.23x on a 0-22 scale);
+    their labels move down in turn until each has its own line of text.
+    """
+    order = sorted(range(len(ys)), key=lambda i: ys[i])
+    placed = [0.0] * len(ys)
+    previous = -math.inf
+    for i in order:
+        placed[i] = max(ys[i] - 4, previous + gap)
+        previous = placed[i]
+    return placed
+
+
 def _legend(entries: Sequence[tuple[str, str, str]]) -> list[str]:
     """(label, colour, dash) entries in one row above the plot."""
     parts = []
@@ -207,11 +222,12 @@ def budget_burndown_svg(points: Sequence[Point], *, start: float, end: float, st
             body.append(f'<rect x="{_num(x1)}" y="{MARGIN_TOP}" width="{_num(max(x2 - x1, 1.5))}" '
                         f'height="{_num(frame.plot_height)}" fill="{EXCLUSION_FILL}" fill-opacity="0.7">'
                         f'<title>{escape(band.label)}</title></rect>')
-    for boundary in boundaries:
+    label_ys = label_positions([frame.y(b.value) for b in boundaries])
+    for boundary, label_y in zip(boundaries, label_ys, strict=True):
         y = _num(frame.y(boundary.value))
         body.append(f'<line x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" y1="{y}" y2="{y}" '
                     f'stroke="{THRESHOLD_COLOUR}" stroke-width="1" stroke-dasharray="4 4"/>')
-        body.append(f'<text x="{WIDTH - MARGIN_RIGHT - 4}" y="{_num(frame.y(boundary.value) - 4)}" '
+        body.append(f'<text x="{WIDTH - MARGIN_RIGHT - 4}" y="{_num(label_y)}" '
                     f'text-anchor="end" fill="{THRESHOLD_COLOUR}">{escape(boundary.label)}</text>')
     zero = _num(frame.y(0.0))
     body.append(f'<line x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" y1="{zero}" y2="{zero}" stroke="#222"/>')
@@ -245,12 +261,13 @@ def burn_rate_svg(lines: Sequence[Line], thresholds: Sequence[Threshold], *, sta
     top = max([1.0, *values]) * 1.1
     frame = _Frame(start, end, 0.0, top)
     body = _axes(frame, value_ticks(0.0, top), "burn rate (×)", "{:g}")
-    for threshold in thresholds:
+    label_ys = label_positions([frame.y(t.value) for t in thresholds])
+    for threshold, label_y in zip(thresholds, label_ys, strict=True):
         y = _num(frame.y(threshold.value))
         body.append(f'<line x1="{MARGIN_LEFT}" x2="{WIDTH - MARGIN_RIGHT}" y1="{y}" y2="{y}" '
                     f'stroke="{THRESHOLD_COLOUR}" stroke-width="1" stroke-dasharray="4 4" class="threshold" '
                     f'data-threshold="{threshold.value:g}"/>')
-        body.append(f'<text x="{WIDTH - MARGIN_RIGHT - 4}" y="{_num(frame.y(threshold.value) - 4)}" '
+        body.append(f'<text x="{WIDTH - MARGIN_RIGHT - 4}" y="{_num(label_y)}" '
                     f'text-anchor="end" fill="{THRESHOLD_COLOUR}">{escape(threshold.label)}</text>')
     entries = []
     described = []

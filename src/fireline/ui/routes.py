@@ -78,6 +78,7 @@ def _environment() -> Environment:
     env.filters["percent"] = read.percent
     env.filters["ts"] = _ts
     env.filters["rate"] = lambda v: "—" if v is None else f"{v:.2f}×"
+    env.filters["threshold"] = lambda v: f"{v:.3g}×"
     env.filters["labels"] = read.describe_labels
     env.filters["urlquote"] = lambda v: quote(str(v), safe="")
     return env
@@ -483,7 +484,7 @@ def _charts(ctx: ServerContext, entry: read.CatalogEntry, now: datetime, burn_sp
     bands = [Band(e.start.timestamp(), e.end.timestamp(), f"excluded: {e.reason}, approved by {e.approved_by}")
              for e in exclusions if e.revoked_at is None]
     thresholds = [Threshold(float(t.burn_rate_threshold(entry.slo.window)),
-                            f"{float(t.burn_rate_threshold(entry.slo.window)):g}× {t.key} {t.severity.value}")
+                            f"{float(t.burn_rate_threshold(entry.slo.window)):.3g}× {t.key} {t.severity.value}")
                   for t in entry.slo.tiers()]
     return {
         "budget": budget_burndown_svg(
