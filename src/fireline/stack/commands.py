@@ -149,7 +149,7 @@ def stack_status(state_dir: StateDir = DEFAULT_STATE_DIR,
             health = "" if proc.healthy is None else ("healthy" if proc.healthy else "NOT HEALTHY")
             what = f"running (pid {proc.pid})" if proc.running else "[red]not running[/red]"
             console.print(f"{proc.name:<15} {what:<22} {health:<12} {proc.url or ''}")
-        if state is not None:
+        if state is not None and any(p.running for p in processes):
             _print_urls(state)
     if not ok:
         raise typer.Exit(1)

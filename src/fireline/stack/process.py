@@ -112,6 +112,9 @@ class ProcessManager:
 
     def alive(self, record: PidRecord) -> bool:
         """The recorded process still runs: same pid *and* same argv (pids get reused)."""
+        child = self._children.get(record.name)
+        if child is not None and child.pid == record.pid:
+            return child.poll() is None  # our own child, maybe not exec'd yet: its argv is still ours
         argv = _proc_argv(record.pid)
         if argv is None or _is_zombie(record.pid):
             return False
