@@ -78,6 +78,11 @@ def test_alertmanager_to_incident_escalation_ack_and_resolve(database_url: str, 
             time.sleep(max(0.0, DIRECTOR_AFTER + 1.5 - (time.monotonic() - opened)))
             assert capture.requests("/hook/director") == []
 
+            updated = _cli("incidents", "update", str(incident_id), "--server", server.url, "--config", str(config),
+                           "--what-happened", "checkout 5xx after the 14:02 deploy", "--mitigation", "rolling back",
+                           "--next-steps", "watch the burn rate")
+            assert updated.returncode == 0, updated.stderr
+            wait_until(lambda: len(capture.requests("/slack/payments")) == 3, 10, "the status update in Slack")
             alertmanager.post([_am_alert(ends=datetime.now(UTC))])
             wait_until(lambda: server.get(f"/api/v1/incidents/{incident_id}")["status"] == "mitigated", 20,
                        "Alertmanager's resolved notification to mitigate the incident")
@@ -88,6 +93,10 @@ def test_alertmanager_to_incident_escalation_ack_and_resolve(database_url: str, 
                             str(config), "--note", "budget burn back to normal", "--root-cause", "bad deploy")
             assert resolved.returncode == 0, resolved.stderr
             wait_until(lambda: len(capture.requests("/v2/enqueue")) == 3, 10, "the PagerDuty resolve")
+            drafted = _cli("incidents", "postmortem", str(incident_id), "--server", server.url, "--config",
+                           str(config))
+            assert drafted.returncode == 0 and drafted.stdout.startswith("# Postmortem: checkout availability")
+            assert "bad deploy" in drafted.stdout and "status_update" in drafted.stdout
             listed = _cli("incidents", "list", "--server", server.url, "--config", str(config), "--status",
                           "resolved")
             assert listed.returncode == 0 and "checkout" in listed.stdout
@@ -113,7 +122,8 @@ def test_alertmanager_to_incident_escalation_ack_and_resolve(database_url: str, 
         assert_slack(request.json())
     assert page_slack.json()["channel"] == "#payments-incidents"
     headlines = [r.json()["text"].split(":")[0] for r in capture.requests("/slack/payments")]
-    assert headlines == ["SEV1 triggered", "SEV1 acknowledged", "SEV1 mitigated", "SEV1 resolved"]
+    assert headlines == ["SEV1 triggered", "SEV1 acknowledged", "SEV1 status update", "SEV1 mitigated",
+                         "SEV1 resolved"]
     # Every notification exactly once.
     deliveries = [r.headers["x-fireline-delivery"] for r in capture.requests()]
     assert len(deliveries) == len(set(deliveries))

@@ -330,6 +330,7 @@ def post_update(session: Session, config: Config, incident: Incident, update: St
     text = "\n".join(f"{title}: {body}" for title, body in update.sections())
     event = _event(session, incident, EventKind.STATUS_UPDATE, actor, now, text,
                    {"sections": [[t, b] for t, b in update.sections()]})
+    session.flush()  # the update's id names its notifications
     notice = build_notice(session, config, incident, NoticeEvent.STATUS_UPDATE, actor=actor,
                           sections=update.sections())
     for receiver in _update_receivers(session, config, incident):
@@ -339,7 +340,9 @@ def post_update(session: Session, config: Config, incident: Incident, update: St
 
 
 def add_comment(session: Session, incident: Incident, actor: str, text: str, now: datetime) -> TimelineEvent:
-    return _event(session, incident, EventKind.COMMENT, actor, now, text)
+    event = _event(session, incident, EventKind.COMMENT, actor, now, text)
+    session.flush()
+    return event
 
 
 def add_action(session: Session, incident: Incident, actor: str, title: str, owner: str | None,
@@ -442,8 +445,8 @@ def _event(session: Session, incident: Incident, kind: EventKind, actor: str, no
            data: dict[str, Any] | None = None) -> TimelineEvent:
     event = TimelineEvent(incident_id=incident.id, at=now, kind=kind.value, actor=actor[:255], message=message,
                           data=data or {})
+    # Not flushed here: a notification of 100 alerts writes its events in one batched INSERT.
     session.add(event)
-    session.flush()
     return event
 
 
