@@ -250,8 +250,9 @@ def _detail(session: Session, incident: Incident) -> IncidentDetail:
     )
 
 
-def _load(session: Session, incident_id: int) -> Incident:
-    incident = session.get(Incident, incident_id)
+def _load(session: Session, incident_id: int, *, lock: bool = True) -> Incident:
+    # Locked for the transaction: a transition never interleaves with intake or the escalation job.
+    incident = session.get(Incident, incident_id, with_for_update=lock)
     if incident is None:
         raise HTTPException(404, f"incident {incident_id} not found")
     return incident
@@ -337,7 +338,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {404: {"description": "no such incide
 @incidents.get("/incidents/{incident_id}", response_model=IncidentDetail, responses=_ERRORS,
                summary="One incident with alerts, timeline, notifications and action items")
 def get_incident(incident_id: IncidentId, session: DbSession, _actor: Actor) -> IncidentDetail:
-    return _detail(session, _load(session, incident_id))
+    return _detail(session, _load(session, incident_id, lock=False))
 
 
 @incidents.post("/incidents/{incident_id}/ack", response_model=IncidentDetail, responses=_ERRORS,
@@ -407,7 +408,7 @@ def action_incident(incident_id: IncidentId, body: ActionIn, session: DbSession,
 def incident_postmortem(incident_id: IncidentId, session: DbSession, _actor: Actor,
                         request: Request) -> PlainTextResponse:
     ctx = context(request)
-    incident = _load(session, incident_id)
+    incident = _load(session, incident_id, lock=False)
     now = ctx.clock()
     budget: postmortem.BudgetImpact | str | None = None
     if ctx.prometheus.url is not None:
@@ -458,7 +459,7 @@ def run_escalations(ctx: ServerContext, now: datetime) -> None:
         due = service.due_escalations(session, now)
     for incident_id in due:
         with ctx.db.transaction() as session:
-            incident = session.get(Incident, incident_id)
+            incident = session.get(Incident, incident_id, with_for_update=True)
             if incident is None or incident.escalation_next_at is None:
                 continue
             lag = (now - incident.escalation_next_at).total_seconds()

@@ -68,7 +68,8 @@ def ingest(session: Session, config: Config, notification: AlertmanagerNotificat
     session.flush()  # a concurrent identical delivery fails here (primary key) and is retried as duplicate
 
     firing = [a for a in notification.alerts if a.status == "firing"]
-    incident = session.scalar(select(Incident).where(Incident.open_group_key == group_key))
+    # FOR UPDATE (PostgreSQL): notifications of one group and transitions of its incident take turns.
+    incident = session.scalar(select(Incident).where(Incident.open_group_key == group_key).with_for_update())
     opened = False
     if incident is None:
         if not firing:
@@ -78,7 +79,7 @@ def ingest(session: Session, config: Config, notification: AlertmanagerNotificat
         recent = session.scalar(
             select(Incident).where(Incident.group_key == group_key, Incident.status == Status.RESOLVED.value,
                                    Incident.resolved_at >= now - cooldown)
-            .order_by(Incident.resolved_at.desc()).limit(1))
+            .order_by(Incident.resolved_at.desc()).limit(1).with_for_update())
         if recent is not None:
             incident = recent
             reopen(session, config, incident, ALERTMANAGER, "fired again within the reopen cool-down", now)
