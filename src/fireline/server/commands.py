@@ -67,7 +67,7 @@ def serve(
     cfg = _config(config)
     try:
         ctx = make_context(cfg, database=database)
-    except TokenError as exc:
+    except (TokenError, ValueError) as exc:
         raise _fail(str(exc)) from None
     except Exception as exc:  # an unusable database URL (unknown driver, bad syntax)
         raise _fail(f"database: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None

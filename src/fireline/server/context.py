@@ -101,11 +101,11 @@ def make_context(config: Config, *, database: str | None = None, token: str | No
                  clock: Callable[[], datetime] = utcnow, environ: dict[str, str] | None = None) -> ServerContext:
     """A context for `fireline serve` (and tests): `--database` overrides server.database."""
     from fireline.server.metrics import Metrics
-    from fireline.server.settings import normalise_database_url
+    from fireline.server.settings import check_database_url
 
-    if database is not None:
+    if database is not None:  # raises ValueError for URLs fireline cannot use
         config = config.model_copy(update={"server": config.server.model_copy(
-            update={"database": normalise_database_url(database)})})
+            update={"database": check_database_url(database)})})
     return ServerContext(config=config, db=Database(config.server.database),
                          token=token if token is not None else read_token(config.server, environ),
                          metrics=Metrics(), clock=clock)

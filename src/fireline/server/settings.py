@@ -29,7 +29,7 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
-def _check_database(url: str) -> str:
+def check_database_url(url: str) -> str:
     url = normalise_database_url(url)
     if not re.match(r"^(sqlite|postgresql\+psycopg)://", url):
         raise ValueError(f"database {url!r} must be sqlite:///PATH or postgresql://USER@HOST:PORT/DB")
@@ -92,7 +92,7 @@ class ServerSettings(Model):
     @field_validator("database")
     @classmethod
     def _database(cls, value: str) -> str:
-        return _check_database(value)
+        return check_database_url(value)
 
     @field_validator("listen")
     @classmethod
