@@ -222,3 +222,23 @@ def test_drill_page_shows_the_last_checklist(tmp_path: Path, monkeypatch: pytest
     assert 'id="drill-verdict">failed' in html
     assert "3 test alerts reached 5 receivers" in html and "runbooks/x.md does not exist" in html
     assert html.index("alerts reach exactly") < html.index("runbook links resolve")
+
+
+def test_pages_render_when_prometheus_is_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from fireline.server.settings import PrometheusSettings
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        closed = sock.getsockname()[1]
+    monkeypatch.setenv("FIRELINE_UI_READ", "open")
+    with in_process(tmp_path) as server:
+        server.ctx.config = server.ctx.config.model_copy(
+            update={"prometheus": PrometheusSettings(url=f"http://127.0.0.1:{closed}")})
+        overview = server.client.get("/")
+        assert overview.status_code == 200 and "Prometheus is unreachable" in overview.text
+        assert len(re.findall(r'<tr data-service="', overview.text)) == len(SLOS)
+        slo = server.client.get("/slos/checkout/availability")
+        assert slo.status_code == 200 and "Prometheus could not answer the chart queries" in slo.text
+        assert server.client.get("/slos/checkout/nope").status_code == 404

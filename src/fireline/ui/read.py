@@ -223,7 +223,7 @@ def open_incidents(session: Session) -> dict[tuple[str | None, str | None], list
 
 
 def slo_views(ctx: ServerContext, catalog: Catalog, session: Session, readings: PrometheusReadings,
-              *, team: str | None = None, service: str | None = None) -> list[SLOView]:
+              *, team: str | None = None, service: str | None = None, at: datetime | None = None) -> list[SLOView]:
     """Every SLO (optionally one team's or one service's), worst first."""
     from fireline.policy.tables import BudgetExclusion, PolicySLOState
 
@@ -258,8 +258,17 @@ def slo_views(ctx: ServerContext, catalog: Catalog, session: Session, readings: 
             recorded = _finite(readings.remaining.get(entry.key))
             if recorded is not None:
                 view.remaining, view.remaining_source = recorded, "prometheus"
+        # Only exclusions that overlap the budget window (rolling or calendar month) change the budget.
+        now = at or ctx.clock()
+        window_start = now - timedelta(milliseconds=entry.slo.window.milliseconds)
+        if policy is not None:
+            from fireline.policy.windows import budget_window
+
+            window_start = budget_window(now, entry.slo.window,
+                                         *policy.window_for(entry.service.name, entry.slo.name)).start
         view.exclusions = sum(1 for e in exclusions
-                              if e.service == entry.service.name and e.slo in (None, entry.slo.name))
+                              if e.service == entry.service.name and e.slo in (None, entry.slo.name)
+                              and e.end > window_start and e.start < now)
         views.append(view)
     return sorted(views, key=SLOView.sort_key)
 
