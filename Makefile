@@ -42,11 +42,25 @@ lint: install
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 
+# make demo: generate the example bundle, lint it, run its promtool tests, start the local stack
+# (Prometheus, an HA pair of Alertmanagers, fireline serve, capture server, demo service) and run
+# the drill, SLO fire drill included. The stack keeps running for a look around; `make demo CI=1`
+# stops it. STACK_ARGS=--free-ports when the default ports (9090, 9093-9094, 8080, ...) are taken.
+STACK ?= .fireline/stack
+STACK_ARGS ?=
+CI ?=
+
 demo: install
+	@$(BIN)/fireline stack down --dir $(STACK) >/dev/null
 	rm -rf $(OUT)
-	$(BIN)/fireline generate examples/ -c examples/fireline.yaml -o $(OUT)
+	@out=$$($(BIN)/fireline generate examples/ -c examples/fireline.yaml -o $(OUT) 2>&1) || { echo "$$out"; exit 1; }; \
+	echo "$$out" | tail -n 1
+	$(BIN)/fireline lint $(OUT) && echo "lint: no problems"
 	$(BIN)/fireline check $(OUT)
-	$(BIN)/fireline explain examples/checkout.yaml
+	$(BIN)/fireline stack up --bundle $(OUT) -c examples/fireline.yaml --specs examples --dir $(STACK) --alertmanager-replicas 2 $(STACK_ARGS)
+	@status=0; $(BIN)/fireline drill --dir $(STACK) || status=$$?; \
+	if [ -n "$(CI)" ]; then echo "CI=1: stopping the stack"; $(BIN)/fireline stack down --dir $(STACK); fi; \
+	exit $$status
 
 bench: install
 	$(BIN)/python bench/rules_cost.py

@@ -63,6 +63,8 @@ def stack_up(
     state_dir: StateDir = DEFAULT_STATE_DIR,
     config: Annotated[Path | None, typer.Option("--config", "-c", help="The fireline.yaml the bundle came from "
                                                 "(receivers and teams for fireline serve).")] = None,
+    specs: Annotated[list[Path] | None, typer.Option("--specs", help="Spec files or folders, for the UI's SLO "
+                                                     "pages (added to fireline.yaml's specs:).")] = None,
     replicas: Annotated[int, typer.Option("--alertmanager-replicas", min=1, max=2,
                                           help="2 runs an HA pair gossiping on loopback.")] = 1,
     demo: Annotated[bool, typer.Option("--demo/--live-receivers",
@@ -92,7 +94,8 @@ def stack_up(
         if value is not None:
             setattr(ports, attr, value)
     options = StackOptions(
-        bundle=bundle, state_dir=state_dir, config=config, ports=ports, alertmanager_replicas=replicas, demo=demo,
+        bundle=bundle, state_dir=state_dir, config=config, specs=list(specs or []), ports=ports,
+        alertmanager_replicas=replicas, demo=demo,
         scrape_interval=scrape_interval, evaluation_interval=evaluation_interval, group_wait=group_wait or None,
         group_interval=group_interval or None, repeat_interval=repeat_interval or None, demo_rps=rps)
     try:
@@ -104,16 +107,22 @@ def stack_up(
         return
     console.print(f"stack up in {display_path(Path(state.state_dir))} ({'demo' if state.demo else 'live'} receivers)")
     _print_urls(state)
-    console.print("stop it with: fireline stack down" + _dir_flag(state_dir))
+    console.print(f"stop it with: {_self()} stack down" + _dir_flag(state_dir))
 
 
 def _dir_flag(state_dir: Path) -> str:
     return "" if state_dir == DEFAULT_STATE_DIR else f" --dir {state_dir}"
 
 
+def _self() -> str:
+    """How the user ran us (`.venv/bin/fireline` from make), so printed commands can be pasted."""
+    argv0 = sys.argv[0]
+    return argv0 if "/" in argv0 and not argv0.startswith("/") and argv0.endswith("fireline") else "fireline"
+
+
 def _print_urls(state: StackState) -> None:
     urls = state.urls
-    console.print(f"  fireline      {urls['fireline']}  (incidents: {urls['fireline']}/api/v1/incidents)")
+    console.print(f"  fireline      {urls['fireline']}/  (UI; API {urls['fireline']}/api/v1/incidents)")
     console.print(f"  prometheus    {urls['prometheus']}")
     for url in state.alertmanager_urls:
         console.print(f"  alertmanager  {url}")
@@ -209,21 +218,30 @@ def print_report(report: DrillReport, state: StackState | None, state_dir: Path 
         console.print(f"\n[bold]incident #{inc['id']}[/bold] {escape(str(inc['title']))} "
                       f"({inc['severity']}, {inc['status']}, team {inc.get('team')})")
         for event in inc.get("timeline") or []:
-            console.print(f"  {str(event['at'])[11:19]}  {event['kind']:<12} {escape(str(event['actor'])):<14} "
+            console.print(f"  {str(event['at'])[11:19]}  {event['kind']:<18} {escape(str(event['actor'])):<13} "
                           f"{escape(str(event['message']))}", soft_wrap=True)
     failed = [i for i in report.items if i.status == "fail"]
     verdict = "[green]all checks passed[/green]" if not failed else \
         f"[red]{len(failed)} check(s) failed: {', '.join(f'({i.number}) {i.name}' for i in failed)}[/red]"
     console.print(f"\n{verdict}")
     if state is not None and state_dir is not None:
+        root = Path(state.state_dir)
+        serve = state.urls["fireline"]
+        rows = [
+            ("fireline UI", f"{serve}/  (this checklist: {serve}/drill; log in for actions with the token in "
+                            f"{display_path(root / 'secrets' / 'fireline.token')})"),
+            ("incidents", f"{serve}/incidents  or  {_self()} incidents list --server {serve} "
+                          f"-c {display_path(root / 'fireline' / 'fireline.yaml')}"),
+            ("notifications", f"{serve}/notifications  (raw: {state.urls['capture']}/_capture/requests)"),
+            ("Prometheus", f"{state.urls['prometheus']}/alerts"),
+            ("Alertmanager", "  ".join(state.alertmanager_urls)),
+            ("checklist JSON", display_path(root / "drill" / "last.json")),
+            ("logs", display_path(root / "logs") + "/"),
+        ]
         console.print("\nwhere to look:")
-        console.print(f"  fireline UI and API   {state.urls['fireline']}/  "
-                      f"(incidents: fireline incidents list --server {state.urls['fireline']} "
-                      f"-c {Path(state.state_dir) / 'fireline' / 'fireline.yaml'})")
-        console.print(f"  captured notifications {state.urls['capture']}/_capture/requests")
-        console.print(f"  Prometheus alerts     {state.urls['prometheus']}/alerts")
-        console.print(f"  Alertmanager          {state.alertmanager_urls[0]}")
-        console.print(f"  this checklist (JSON) {display_path(Path(state.state_dir) / 'drill' / 'last.json')}")
+        for label, value in rows:
+            console.print(f"  {label:<15} {escape(value)}", soft_wrap=True)
+        console.print(f"\nthe stack keeps running; stop it with: {_self()} stack down{_dir_flag(state_dir)}")
 
 
 def drill(
@@ -261,8 +279,10 @@ def drill(
                 target.expected = _config_expectations(config)
     except StackError as exc:
         raise _error(str(exc)) from None
-    progress = (lambda line: err_console.print(f"[dim]{escape(line)}[/dim]")) if output is OutputFormat.TEXT \
-        else (lambda _line: None)
+    def progress(line: str) -> None:
+        if output is OutputFormat.TEXT:
+            err_console.print(f"[dim]{escape(line)}[/dim]", soft_wrap=True)
+
     runner = Drill(target, DrillOptions(safe=safe, items=wanted, page_budget=budget), progress=progress)
     try:
         report = runner.run()

@@ -695,7 +695,9 @@ class Drill:
         labels = dict(rules[0]["labels"])
         service = labels.get("service", "")
         assert self.config is not None
-        observable = self._observable(tuple(receivers_for(self.config, labels)))[0]
+        # Real alerts use the receivers themselves, not the drill twins; the fireline webhook goes to
+        # fireline serve, which the incident proves.
+        observable = [r for r in receivers_for(self.config, labels) if r in self._capture_only]
         prom = PrometheusClient(t.prometheus)
         fireline = FirelineClient(t.fireline, t.token)
         http = httpx.Client(timeout=10.0)
@@ -719,30 +721,31 @@ class Drill:
             response.raise_for_status()
             self.progress(f"    injected error_rate={self.options.fire_error_rate:g} into the demo service; "
                           f"waiting for the page (budget {self.options.page_budget:.0f}s)")
-            page_at: float | None = None
-            page_receiver = ""
+            pages: dict[str, float] = {}  # page receiver -> first firing notification for the SLO's alerts
             incident: dict[str, Any] | None = None
             deadline = injected + self.options.page_budget
-            while time.time() < deadline and (page_at is None or incident is None):
-                if page_at is None:
-                    for request in self.capture.requests(injected) if self.capture else []:
-                        owner = self._owner(request)
-                        if owner and owner[0] in observable and any(a in request.body for a in alertnames) \
-                                and request.status(owner[1]) == "firing":
-                            page_at, page_receiver = request.received_at, owner[0]
-                            break
+            while time.time() < deadline and (set(pages) != set(observable) or incident is None):
+                for request in self.capture.requests(injected) if self.capture else []:
+                    owner = self._owner(request)
+                    if owner and owner[0] in observable and owner[0] not in pages \
+                            and any(a in request.body for a in alertnames) and request.status(owner[1]) == "firing":
+                        pages[owner[0]] = request.received_at
                 if incident is None:
                     fresh = [i for i in fireline.incidents() if int(i["id"]) not in before
                              and i.get("service") == service and i.get("kind") == "incident"]
                     if fresh:
                         incident = min(fresh, key=lambda i: int(i["id"]))
                 time.sleep(1.0)
+            page_at = min(pages.values()) if pages else None
+            page_text = ", ".join(f"{r} after {at - injected:.0f}s"
+                                  for r, at in sorted(pages.items(), key=lambda item: item[1]))
             details: list[str] = []
             if page_at is not None:
                 timings["page_seconds"] = round(page_at - injected, 1)
-            else:
-                details.append(f"no page at {', '.join(observable) or 'any page receiver'} within "
-                               f"{self.options.page_budget:.0f}s of injecting errors")
+            missing = [r for r in observable if r not in pages]
+            if missing:
+                details.append(f"no page at {', '.join(missing)} within {self.options.page_budget:.0f}s of "
+                               f"injecting errors" + (f" (it did reach {page_text})" if pages else ""))
             if incident is not None:
                 opened = parse_time(str(incident["opened_at"])).timestamp()
                 timings["incident_seconds"] = round(opened - injected, 1)
@@ -754,11 +757,12 @@ class Drill:
                 details.append(f"no incident for {service} opened in fireline within {self.options.page_budget:.0f}s")
             failed = bool(details)
             if not failed:
-                details.append(f"errors injected -> page at {page_receiver} after {timings['page_seconds']:.0f}s -> "
-                               f"incident #{incident['id'] if incident else '?'} open after "
-                               f"{timings['incident_seconds']:.0f}s (budget {self.options.page_budget:.0f}s)")
+                details.append(f"errors injected -> page at {page_text} -> incident "
+                               f"#{incident['id'] if incident else '?'} open after {timings['incident_seconds']:.0f}s "
+                               f"(budget {self.options.page_budget:.0f}s)")
             return self._result(7, "fail" if failed else "pass", details, timings=timings,
-                                evidence={"alertnames": alertnames, "service": service})
+                                evidence={"alertnames": alertnames, "service": service,
+                                          "pages": {r: round(at - injected, 1) for r, at in pages.items()}})
         finally:
             with contextlib.suppress(httpx.HTTPError):
                 http.post(f"{t.demo_service}/control", json={"error_rate": 0.0, "latency_seconds": 0.0})

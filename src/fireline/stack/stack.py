@@ -81,6 +81,7 @@ class StackOptions:
     bundle: Path
     state_dir: Path = DEFAULT_STATE_DIR
     config: Path | None = None  # fireline.yaml, for `fireline serve` (receivers, teams, escalation)
+    specs: list[Path] = field(default_factory=list)  # for the UI's SLO pages (fireline.yaml `specs:`)
     ports: Ports = field(default_factory=Ports)
     alertmanager_replicas: int = 1
     demo: bool = True  # receivers notify the capture server, never the real Slack/PagerDuty
@@ -193,6 +194,10 @@ def _serve_config(options: StackOptions, layout: Layout, token_file: Path, captu
             data = loaded
     p = options.ports
     serve_url = f"http://{LOOPBACK}:{p.fireline}"
+    # This file lives in the state dir: spec paths become absolute (as seen from where `up` ran).
+    specs = [str(Path(s).resolve()) if not any(c in str(s) for c in "*?[") else str(s)
+             for s in data.get("specs") or []]
+    data["specs"] = specs + [str(s.resolve()) for s in options.specs if str(s.resolve()) not in specs]
     data["server"] = {**dict(data.get("server") or {}), "listen": f"{LOOPBACK}:{p.fireline}",
                       "database": f"sqlite:///{layout.fireline / 'fireline.db'}", "token_file": str(token_file),
                       "external_url": serve_url}
@@ -318,9 +323,13 @@ def up(options: StackOptions) -> StackState:
         prometheus, f"--config.file={prom_config}", f"--storage.tsdb.path={layout.prometheus / 'data'}",
         f"--web.listen-address={LOOPBACK}:{p.prometheus}", "--web.enable-lifecycle",
         "--storage.tsdb.retention.time=2d"], f"http://{LOOPBACK}:{p.prometheus}/-/ready"))
+    # The UI of a local demo stack may be read without logging in (it listens on loopback only);
+    # acknowledging or resolving still needs the token in secrets/fireline.token.
+    envs = {"fireline": {"FIRELINE_UI_READ": "open", "FIRELINE_STACK_DIR": str(layout.root)} if options.demo
+            else {"FIRELINE_STACK_DIR": str(layout.root)}}
     try:
         for name, argv, ready in steps:
-            record = procs.start(name, argv)
+            record = procs.start(name, argv, env=envs.get(name))
             procs.wait_ready(record, lambda url=ready: http_ok(url), timeout=options.start_timeout)  # type: ignore[misc]
     except BaseException:
         down(options.state_dir)
