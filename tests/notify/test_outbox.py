@@ -90,3 +90,21 @@ def test_unreachable_receiver_is_retried(harness: Harness) -> None:
     items = h.incident(incident_id)["notifications"]
     assert items and all(n["status"] == "pending" and "request failed" in str(n["last_error"]) for n in items)
     assert all("127.0.0.1" not in str(n["last_error"]) for n in items), "URLs (Slack's are secrets) never shown"
+
+
+def test_one_receivers_notifications_keep_their_order(harness: Harness) -> None:
+    h = harness
+    h.capture.respond("/v2/enqueue", [503])
+    incident_id = h.post_alerts(notification(alert())).json()["incident_id"]
+    h.tick()  # the trigger fails and waits for its retry
+    assert h.post(f"/api/v1/incidents/{incident_id}/ack").status_code == 200
+    h.tick()  # the acknowledge is due, but the trigger before it is not delivered yet
+    assert [r.json()["event_action"] for r in h.capture.requests("/v2/enqueue")] == ["trigger"]
+    h.clock.advance(seconds=1)
+    h.tick()
+    assert [r.json()["event_action"] for r in h.capture.requests("/v2/enqueue")] == ["trigger", "trigger"]
+    h.tick()
+    assert [r.json()["event_action"] for r in h.capture.requests("/v2/enqueue")] == ["trigger", "trigger",
+                                                                                        "acknowledge"]
+    # Slack (another stream) was not held back by PagerDuty's retries.
+    assert len(h.capture.requests("/slack/payments")) == 2

@@ -12,13 +12,14 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Index, Integer, String, Text, select
+from sqlalchemy import JSON, Index, Integer, String, Text, exists, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from fireline.notify.endpoints import DeliveryTarget, EndpointError, Transport, TransportError
 from fireline.server.db import Base, Database, UTCDateTime
@@ -107,34 +108,46 @@ class OutboxWorker:
     lease: timedelta
     clock: Callable[[], datetime]
     batch: int = 50
+    parallel: int = 8
 
     def deliver_due(self, now: datetime) -> list[Outcome]:
         """Deliver every due item once; the caller records outcomes (timeline, metrics)."""
         with self.db.transaction() as session:
+            # Per incident, receiver and integration, in order: PagerDuty must see trigger before resolve, so
+            # an item waits while an earlier one of the same stream is still pending (retrying).
+            earlier = aliased(OutboxItem)
+            blocked = exists().where(earlier.status == OutboxStatus.PENDING.value, earlier.id < OutboxItem.id,
+                                     earlier.incident_id == OutboxItem.incident_id,
+                                     earlier.receiver == OutboxItem.receiver,
+                                     earlier.integration == OutboxItem.integration)
             items = list(session.scalars(
                 select(OutboxItem)
-                .where(OutboxItem.status == OutboxStatus.PENDING.value, OutboxItem.next_attempt_at <= now)
+                .where(OutboxItem.status == OutboxStatus.PENDING.value, OutboxItem.next_attempt_at <= now, ~blocked)
                 .order_by(OutboxItem.id).limit(self.batch)))
             # The lease: if this process dies mid-request the item becomes due again after it.
             for item in items:
                 item.next_attempt_at = now + self.lease
             claimed = [(i.id, i.key, i.receiver, i.integration, i.event, i.payload, i.attempts, i.incident_id)
                        for i in items]
-        outcomes = []
-        for item_id, key, receiver, integration, event, payload, attempts, incident_id in claimed:
-            status_code: int | None = None
-            error: str | None = None
-            try:
-                target = self.resolve(receiver, integration)
-                body = target.finish(payload)
-                status_code, text = self.transport.post(target.url, body, {"X-Fireline-Delivery": key})
-                if not 200 <= status_code < 300:
-                    error = f"HTTP {status_code}: {text[:200]}"
-            except (EndpointError, TransportError) as exc:
-                error = str(exc)
-            outcomes.append(self._record(item_id, incident_id, receiver, integration, event, attempts + 1,
-                                         status_code, error))
-        return outcomes
+        if not claimed:
+            return []
+        # Sent side by side: one receiver timing out does not hold up the others' notifications.
+        with ThreadPoolExecutor(max_workers=min(self.parallel, len(claimed))) as pool:
+            return list(pool.map(lambda row: self._deliver(*row), claimed))
+
+    def _deliver(self, item_id: int, key: str, receiver: str, integration: str, event: str,
+                 payload: dict[str, Any], attempts: int, incident_id: int | None) -> Outcome:
+        status_code: int | None = None
+        error: str | None = None
+        try:
+            target = self.resolve(receiver, integration)
+            body = target.finish(payload)
+            status_code, text = self.transport.post(target.url, body, {"X-Fireline-Delivery": key})
+            if not 200 <= status_code < 300:
+                error = f"HTTP {status_code}: {text[:200]}"
+        except (EndpointError, TransportError) as exc:
+            error = str(exc)
+        return self._record(item_id, incident_id, receiver, integration, event, attempts + 1, status_code, error)
 
     def _record(self, item_id: int, incident_id: int | None, receiver: str, integration: str, event: str,
                 attempts: int, status_code: int | None, error: str | None) -> Outcome:

@@ -145,44 +145,61 @@ class Scheduler:
         self.is_leader = False
         self._last_run: dict[str, float] = {}
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
-    def run_once(self) -> bool:
-        """One tick: confirm leadership, then run every job that is due. Returns leadership."""
+    def _confirm(self) -> bool:
         leader = self.leadership.hold()
         if leader != self.is_leader:
             log.info("scheduler %s: %s", self.ctx.instance, "became leader" if leader else "is not leader")
             self.is_leader = leader
             self.ctx.metrics.scheduler_leader.set(1 if leader else 0)
-        if not leader:
+        return leader
+
+    def _run(self, job: Job) -> None:
+        try:
+            job.run(self.ctx, self.ctx.clock())
+        except Exception:  # one failing round (storage down, a bug) must not stop the job or the others
+            log.exception("scheduler job %s failed", job.name)
+
+    def run_once(self) -> bool:
+        """One synchronous tick (tests): confirm leadership, run every due job in turn. Returns leadership."""
+        if not self._confirm():
             return False
         for job in self.jobs:
             started = time.monotonic()
             if started - self._last_run.get(job.name, -1e9) < job.interval_seconds:
                 continue
             self._last_run[job.name] = started
-            try:
-                job.run(self.ctx, self.ctx.clock())
-            except Exception:  # one failing job (storage down, a bug) must not stop the others
-                log.exception("scheduler job %s failed", job.name)
+            self._run(job)
         return True
 
-    def _loop(self) -> None:
+    def _lead(self) -> None:
         while not self._stop.is_set():
             try:
-                self.run_once()
+                self._confirm()
             except Exception:
-                log.exception("scheduler tick failed")
+                log.exception("scheduler leadership check failed")
             self._stop.wait(self.tick_seconds)
 
+    def _job_loop(self, job: Job) -> None:
+        # Each job in its own thread, so a slow one (a receiver timing out, a Prometheus query) never
+        # delays another (escalation).
+        while not self._stop.is_set():
+            if self.is_leader:
+                self._run(job)
+            self._stop.wait(max(job.interval_seconds, self.tick_seconds))
+
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="fireline-scheduler", daemon=True)
-        self._thread.start()
+        self._threads = [threading.Thread(target=self._lead, name="fireline-leadership", daemon=True)]
+        self._threads += [threading.Thread(target=self._job_loop, args=(job,), name=f"fireline-job-{job.name}",
+                                           daemon=True) for job in self.jobs]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        for thread in self._threads:
+            thread.join(timeout=30)
         self.leadership.release()
         self.is_leader = False
         self.ctx.metrics.scheduler_leader.set(0)
