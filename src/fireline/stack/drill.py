@@ -326,7 +326,7 @@ class Drill:
             for number, step in steps:
                 if number not in self.options.items:
                     continue
-                self.progress(f"({number}) {TITLES[number]} ...")
+                self.progress(f"running ({number}) {TITLES[number]} ...")
                 began = time.monotonic()
                 try:
                     result = step()
@@ -335,7 +335,6 @@ class Drill:
                                         [f"the check itself failed: {type(exc).__name__}: {exc}"])
                 result.seconds = round(time.monotonic() - began, 1)
                 items.append(result)
-                self.progress(f"({number}) {result.status}")
         finally:
             self._cleanup()
         target = {"alertmanagers": self.target.alertmanagers, "capture": self.target.capture,
@@ -669,7 +668,7 @@ class Drill:
         """Page alerts of SLOs the demo service feeds (errors-based: injected errors move them)."""
         job = f'job="{self.target.demo_job}"'
         rules = self._alert_rules()
-        services: set[str] = set()
+        slos: set[tuple[str, str]] = set()
         if self.target.bundle:
             for path in sorted((self.target.bundle / "prometheus").glob("*.rules.yml")):
                 text = path.read_text(encoding="utf-8")
@@ -677,10 +676,11 @@ class Drill:
                     data = YAML(typ="safe").load(text) or {}
                     for group in data.get("groups") or []:
                         if any("http_requests_total" in str(r.get("expr", "")) for r in group.get("rules") or []):
-                            services.update(str((r.get("labels") or {}).get("service", ""))
-                                            for r in group.get("rules") or [] if "alert" in r)
-        return [r for r in rules if (r.get("labels") or {}).get("fireline_severity") == "page"
-                and (r.get("labels") or {}).get("service") in services and "Burn" in str(r["alert"])]
+                            slos.update((str((r.get("labels") or {}).get("service", "")),
+                                         str((r.get("labels") or {}).get("slo", "")))
+                                        for r in group.get("rules") or [] if "alert" in r)
+        return [r for r in rules if (lbl := r.get("labels") or {}).get("fireline_severity") == "page"
+                and (lbl.get("service"), lbl.get("slo")) in slos and lbl.get("long_window")]
 
     def item_fire_drill(self) -> ItemResult:
         t = self.target
