@@ -62,7 +62,8 @@ class Params:
     backfill_interval: str
     variant: bool
     variant_interval: str
-    lead_seconds: int
+    horizon_seconds: int
+    reuse: bool
     compact_backfill: bool
     quick: bool
 
@@ -76,42 +77,53 @@ def parse_args(argv: list[str] | None) -> tuple[Params, argparse.Namespace]:
     p.add_argument("--step", type=int, default=30, help="scrape interval in seconds (default 30)")
     p.add_argument("--seed", type=int, default=9, help="random seed of the synthetic data")
     p.add_argument("--time-scale", type=float,
-                   help="rule groups run at interval x this while timed (default 0.2; quick 1/150); "
-                        "costs are still weighted by the nominal intervals")
-    p.add_argument("--min-evals", type=int, help="timed evaluations per group (default 20; quick 5)")
-    p.add_argument("--warmup-evals", type=int, default=2, help="first evaluations per group not timed")
+                   help="rule groups run at interval x this while timed (default 1 = nominal; quick 1/150). "
+                        "Costs are weighted by the nominal intervals, but below 1 the durations are not "
+                        "trustworthy with many groups (see RESULTS.md)")
+    p.add_argument("--min-evals", type=int,
+                   help="timed evaluations per 30s group (default 20; quick 5); groups with longer "
+                        "intervals need min-evals x 30s / interval each (at least 3)")
+    p.add_argument("--warmup-evals", type=int, default=1,
+                   help="first evaluations of each 30s group not timed (slower groups: none)")
     p.add_argument("--no-variant", action="store_true", help="skip the experimental fireline variant")
     p.add_argument("--variant-interval", default="2m30s",
                    help="interval of the SLO-window group in the experimental variant (default 2m30s, "
                         "the interval Pyrra gives its own SLO-window rule)")
-    p.add_argument("--lead-seconds", type=int,
-                   help="synthetic data ends this far in the future so it reaches the timed runs "
-                        "(default: an estimate from the data size); runs wait for it to pass")
+    p.add_argument("--horizon-seconds", type=int,
+                   help="synthetic data ends this far in the future, past the last timed run "
+                        "(default: an estimate from the data size and the runs)")
     p.add_argument("--no-compact", action="store_true",
                    help="leave promtool's per-rule backfill blocks uncompacted (always so with --quick)")
     p.add_argument("--out-dir", type=Path, default=BENCH, help="where RESULTS.md and results/ go")
     p.add_argument("--workdir", type=Path, help="scratch dir for TSDBs (default: a temp dir, removed)")
     p.add_argument("--keep-workdir", action="store_true")
+    p.add_argument("--reuse-workdir", action="store_true",
+                   help="reuse the data, imported and backfilled blocks a previous run left in --workdir "
+                        "(its prepared.json), re-deriving the ground truth from the same seed")
+    p.add_argument("--render-only", action="store_true",
+                   help="rewrite RESULTS.md from the existing results/rules_cost.json; measure nothing")
     a = p.parse_args(argv)
     quick = a.quick
     services = a.services or (5 if quick else 50)
     series = a.series or (4 if quick else 20)
     days = a.days or (3.0 if quick else 30.0)
     samples = services * series * days * 86400 / a.step
-    # Measured on the 2-core box: about 1.9 µs per sample for synthesis + text + promtool import,
-    # ~0.1 s per SLO-day of recording backfill and ~90 s to compact it; the lead only has to be
-    # roughly right (too short: the first run starts a little after the data ends; too long: it
-    # waits).
     compacting = not (a.no_compact or quick)
-    lead = (a.lead_seconds if a.lead_seconds is not None
-            else int(5 + samples * 1.9e-6 + services * days * 0.1 + (90 if compacting else 0)))
+    scale = a.time_scale or (1 / 150 if quick else 1.0)
+    min_evals = a.min_evals or (5 if quick else 20)
+    warmup = a.warmup_evals if not quick else 1
+    # Measured on the 2-core box: about 1.9 µs per sample for synthesis + text + promtool import,
+    # ~0.1 s per SLO-day of recording backfill, ~90 s to compact it; each timed run lasts about
+    # (warm-up + min-evals) nominal 30s intervals plus a minute of queries. Generous on purpose:
+    # a run that outlived the data would see windows emptying.
+    runs = 4 * ((min_evals + warmup + 1) * 30 * scale + 90)
+    horizon = (a.horizon_seconds if a.horizon_seconds is not None
+               else int(60 + samples * 1.9e-6 + services * days * 0.1 + (90 if compacting else 0) + 1.5 * runs))
     params = Params(
         services=services, series=series, days=days, step=a.step, seed=a.seed,
-        time_scale=a.time_scale or (1 / 150 if quick else 0.2),
-        min_evals=a.min_evals or (5 if quick else 20),
-        warmup_evals=a.warmup_evals if not quick else 1,
+        time_scale=scale, min_evals=min_evals, warmup_evals=warmup,
         backfill_interval="30s", variant=not a.no_variant, variant_interval=a.variant_interval,
-        lead_seconds=lead, compact_backfill=compacting, quick=quick,
+        horizon_seconds=horizon, reuse=a.reuse_workdir, compact_backfill=compacting, quick=quick,
     )
     return params, a
 
@@ -153,36 +165,39 @@ def group_kind(name: str) -> str:
     return "burnrates (30s)"
 
 
+def required_evals(params: Params, interval: float) -> int:
+    """Timed evaluations wanted of a group: min-evals for 30s groups; for slower ones
+    (Pyrra's 2m30s SLO-window group) as many as fit in the same wall time, at least 3, since
+    20 of them would take 50 minutes per rule set. Their median is then over few evaluations
+    per group, but over 50 groups of identical shape."""
+    if interval <= NOMINAL_DEFAULT_INTERVAL:
+        return params.min_evals
+    return max(3, math.ceil(params.min_evals * NOMINAL_DEFAULT_INTERVAL / interval))
+
+
 def rule_samples(prom: Prometheus, groups: list[dict[str, Any]], nominal: dict[str, float]
-                 ) -> tuple[float, float]:
+                 ) -> tuple[float, float, int]:
     """Prometheus 2.42 has no prometheus_engine_query_samples_total, so the samples a rule set
     reads are measured by running every rule expression once through the query API with
     stats=all (totalQueryableSamples) right after the timed run. Returns (per evaluation of
-    every group once, per minute with the nominal intervals)."""
+    every group once, per minute with the nominal intervals, series the recording rules
+    return - the series the set adds to Prometheus)."""
     per_round = per_minute = 0.0
+    series = 0
     for g in groups:
         for rule in g["rules"]:
             resp = prom.client.get("/api/v1/query", params={"query": rule["expr"], "stats": "all"})
-            stats = resp.json().get("data", {}).get("stats", {}).get("samples", {})
-            n = float(stats.get("totalQueryableSamples", 0))
+            data = resp.json().get("data", {})
+            n = float(data.get("stats", {}).get("samples", {}).get("totalQueryableSamples", 0))
             per_round += n
             per_minute += n * 60.0 / nominal[g["name"]]
-    return per_round, per_minute
-
-
-def wait_for(end: int, step: int) -> float:
-    """Live rule samples must be newer than every block (the head rejects older ones), and the
-    data must reach "now": wait until the wall clock has passed the last synthetic scrape."""
-    waited = 0.0
-    while time.time() < end + step:
-        delay = min(end + step - time.time(), 30.0)
-        time.sleep(max(delay, 0.05))
-        waited += delay
-    return waited
+            if "record" in rule:
+                series += len(data.get("result", []))
+    return per_round, per_minute, series
 
 
 def measure(name: str, groups: list[dict[str, Any]], blocks: list[Path], work: Path, params: Params,
-            data: Dataset, budget_exprs: list[str], live_queries: list[str]) -> dict[str, Any]:
+            data: Dataset, budget_exprs: list[str]) -> dict[str, Any]:
     run_dir = work / f"run-{name}"
     if run_dir.exists():
         shutil.rmtree(run_dir)
@@ -192,18 +207,23 @@ def measure(name: str, groups: list[dict[str, Any]], blocks: list[Path], work: P
     rules_file = run_dir / "rules.yml"
     nominal = write_rules(rules_file, groups, params.time_scale)
     subprocess.run(["promtool", "check", "rules", str(rules_file)], check=True, capture_output=True)
-    waited = wait_for(data.end, data.step)
     poll = max(min(nominal.values()) * params.time_scale / 4, 0.05)
     print(f"[{name}] {len(groups)} groups, {sum(len(g['rules']) for g in groups)} rules; timing "
           f"{params.min_evals} evaluations per group (intervals x{params.time_scale:g})", flush=True)
     with Prometheus(run_dir, data_dir, rules_file, scaled(NOMINAL_DEFAULT_INTERVAL, params.time_scale),
                     f"prometheus-{name}") as prom:
         started = time.time()
-        max_seconds = 300 + 4 * (params.min_evals + params.warmup_evals) * max(nominal.values()) * params.time_scale
-        cost: CostSample = collect_costs(prom, params.min_evals, params.warmup_evals, max_seconds, poll)
-        budgets = read_budgets(prom, data, budget_exprs, live_queries)
-        samples_round, samples_minute = rule_samples(prom, groups, nominal)
-        gap = started - data.end
+        if time.time() > data.end:
+            raise RuntimeError("the synthetic data ended before this run: raise --horizon-seconds")
+        wanted = {g: required_evals(params, iv) for g, iv in nominal.items()}
+        warmups = {g: (params.warmup_evals if iv <= NOMINAL_DEFAULT_INTERVAL else 0) for g, iv in nominal.items()}
+        max_seconds = 300 + 2 * max((wanted[g] + warmups[g] + 1) * iv for g, iv in nominal.items()) * params.time_scale
+        cost: CostSample = collect_costs(prom, wanted, warmups, max_seconds, poll)
+        budgets = read_budgets(prom, data, budget_exprs)
+        samples_round, samples_minute, recorded_series = rule_samples(prom, groups, nominal)
+        ahead = data.end - time.time()
+        if ahead < 0:
+            raise RuntimeError("the synthetic data ended during this run: raise --horizon-seconds")
     per_min = p95 = 0.0
     by_kind: dict[str, float] = {}
     for gname, g in cost.groups.items():
@@ -215,24 +235,30 @@ def measure(name: str, groups: list[dict[str, Any]], blocks: list[Path], work: P
         kind = group_kind(group)
         by_kind[kind] = by_kind.get(kind, 0.0) + median(vals) * evals_per_min
     errors_pp = [abs(b["measured"] - b["truth"]) * 100 for b in budgets if b["measured"] is not None]
-    missing = sum(1 for b in budgets if b["measured"] is None or not b["live_series_present"])
+    missing = sum(1 for b in budgets if b["measured"] is None)
     result = {
         "eval_seconds_per_minute": per_min,
         "eval_seconds_p95": p95,
+        "prometheus_cpu_seconds_per_minute": cost.cpu_seconds_per_minute,
+        "other_processes_cores_busy": round(cost.other_cores_busy, 2),
         "rss_bytes": int(cost.rss_max),
-        "series_created": int(cost.series_created),
+        "series_created": recorded_series,
+        "head_series_created": int(cost.series_created),
         "samples_per_evaluation_round": samples_round,
         "samples_per_minute": samples_minute,
         "budget_error_pp_max": max(errors_pp) if errors_pp else None,
         "budget_error_pp_median": median(errors_pp) if errors_pp else None,
         "groups": len(groups),
         "rules": sum(len(g["rules"]) for g in groups),
-        "evaluations_timed_per_group": min(len(g.durations) for g in cost.groups.values()),
+        "evaluations_timed_per_group": {
+            f"{int(iv)}s groups": min(len(g.durations) for g in cost.groups.values() if g.interval_seconds == iv)
+            for iv in sorted({g.interval_seconds for g in cost.groups.values()})},
+        "evaluations_timed_total": sum(len(g.durations) for g in cost.groups.values()),
         "iterations_missed": int(cost.iterations_missed),
         "eval_seconds_per_minute_by_group_kind": by_kind,
         "timed_wall_seconds": round(cost.wall_seconds, 1),
-        "seconds_after_data_end": round(gap, 1),
-        "waited_for_data_seconds": round(waited, 1),
+        "data_end_ahead_of_run_end_seconds": round(ahead, 1),
+        "run_started": started,
         "budgets_missing": missing,
         "budgets": budgets,
     }
@@ -240,25 +266,20 @@ def measure(name: str, groups: list[dict[str, Any]], blocks: list[Path], work: P
     return result
 
 
-def read_budgets(prom: Prometheus, data: Dataset, exprs: list[str], live: list[str]) -> list[dict[str, Any]]:
+def read_budgets(prom: Prometheus, data: Dataset, exprs: list[str]) -> list[dict[str, Any]]:
     """Each SLO's budget remaining as the rule set computes it, at the last synthetic scrape,
     and the exact value for the same 30 days.
 
-    The figure is the set's own SLO-window expression (taken from its rules) evaluated through
-    the query API at t = last scrape: there the recordings it reads are the backfilled ones at
-    the nominal 30s spacing, as after 30 days of running. The live recorded series is not used
-    for the error: during the timed run the groups run at compressed intervals, and the extra
-    recordings they add after the data ends would weigh the last minutes of data more than a
-    real 30s evaluation would. The live series is only checked to exist."""
+    The figure is the set's own SLO-window expression (taken from its rules, see
+    rules_cost_rulesets) evaluated through the query API at t = last scrape, over the raw
+    blocks and the backfilled recordings (30s spacing, as after 30 days of running)."""
     window = rs.SLO_WINDOW_DAYS * 86400
     out = []
-    for index, (expr, live_q) in enumerate(zip(exprs, live, strict=True)):
+    for index, expr in enumerate(exprs):
         value = prom.query(expr, at=data.end)
-        present = bool(prom.query(live_q))
         truth = data.budget_remaining(index, data.end - window, data.end, rs.BUDGET)
         measured = float(value[0]["value"][1]) if value else None
-        out.append({"service": data.services[index].job, "at": data.end, "measured": measured,
-                    "truth": truth, "live_series_present": present})
+        out.append({"service": data.services[index].job, "at": data.end, "measured": measured, "truth": truth})
     return out
 
 
@@ -334,6 +355,10 @@ def compact(blocks: dict[str, Path], work: Path) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     params, args = parse_args(argv)
+    if args.render_only:
+        # Re-render RESULTS.md from measured figures (e.g. after a text change), nothing re-measured.
+        render(args.out_dir, json.loads((args.out_dir / "results" / "rules_cost.json").read_text()))
+        return 0
     for tool in ("prometheus", "promtool"):
         if shutil.which(tool) is None:
             print(f"{tool} not found: install Debian's prometheus package (make tools)", file=sys.stderr)
@@ -355,7 +380,18 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(params: Params, work: Path, timings: dict[str, float]) -> dict[str, Any]:
     t0 = time.monotonic()
-    end = int((time.time() + params.lead_seconds) // params.step * params.step)
+    prepared_file = work / "prepared.json"
+    if params.reuse and prepared_file.exists():
+        prepared = json.loads(prepared_file.read_text())
+        if prepared["params"] != _prep_params(params):
+            raise SystemExit(f"{prepared_file} was prepared with {prepared['params']}, not {_prep_params(params)}")
+        data, _ = synthesise(params.services, params.series, params.days, prepared["end"], params.step, params.seed)
+        timings.update(prepared["timings"])
+        n_samples = prepared["samples"]
+        print(f"reusing {work} (data ends {data.end}, {data.end - time.time():+.0f}s from now)", flush=True)
+        return measure_all(params, work, timings, data, n_samples,
+                           {"fireline": work / "backfill-fireline-blocks", "sloth": work / "backfill-sloth-blocks"})
+    end = int((time.time() + params.horizon_seconds) // params.step * params.step)
     data, increments = synthesise(params.services, params.series, params.days, end, params.step, params.seed)
     timings["synthesis_s"] = time.monotonic() - t0
     om = work / "raw.om"
@@ -379,9 +415,6 @@ def run(params: Params, work: Path, timings: dict[str, float]) -> dict[str, Any]
     print(f"imported in {timings['openmetrics_import_s']:.0f}s", flush=True)
 
     jobs = [s.job for s in data.services]
-    fireline = rs.fireline_groups(jobs)
-    sloth = rs.sloth_groups(jobs)
-    pyrra = rs.pyrra_groups(jobs)
     source_dir = work / "source" / "data"
     link_blocks(raw_blocks, source_dir)
     with Prometheus(work / "source", source_dir, None, "30s", "prometheus-backfill-source") as source:
@@ -396,17 +429,30 @@ def run(params: Params, work: Path, timings: dict[str, float]) -> dict[str, Any]
         timings["compact_backfill_s"] = compact(bf, work)
         print(f"compacted backfilled blocks in {timings['compact_backfill_s']:.0f}s "
               f"({sum(1 for p in bf.values() for _ in p.iterdir())} blocks)", flush=True)
+    prepared_file.write_text(json.dumps({"params": _prep_params(params), "end": data.end, "samples": n_samples,
+                                         "timings": timings}), encoding="utf-8")
+    return measure_all(params, work, timings, data, n_samples, bf)
+
+
+def _prep_params(params: Params) -> dict[str, Any]:
+    return {"services": params.services, "series": params.series, "days": params.days, "step": params.step,
+            "seed": params.seed, "compact": params.compact_backfill}
+
+
+def measure_all(params: Params, work: Path, timings: dict[str, float], data: Dataset, n_samples: int,
+                bf: dict[str, Path]) -> dict[str, Any]:
+    t0 = time.monotonic()
+    raw_blocks = work / "raw-blocks"
+    jobs = [s.job for s in data.services]
+    fireline = rs.fireline_groups(jobs)
+    sloth = rs.sloth_groups(jobs)
+    pyrra = rs.pyrra_groups(jobs)
     fl_blocks, sl_blocks = bf["fireline"], bf["sloth"]
 
     budget_exprs = {
         "fireline": [rs.fireline_budget_expr(fireline, j) for j in jobs],
         "sloth": [rs.sloth_budget_expr(j) for j in jobs],
         "pyrra": [rs.pyrra_budget_expr(j) for j in jobs],
-    }
-    live = {
-        "fireline": [rs.fireline_budget_query(j) for j in jobs],
-        "sloth": [rs.sloth_budget_query(j) for j in jobs],
-        "pyrra": [rs.pyrra_budget_query(j) for j in jobs],
     }
     plan: list[tuple[str, list[dict[str, Any]], list[Path], str]] = [
         ("fireline", fireline, [raw_blocks, fl_blocks], "fireline"),
@@ -423,10 +469,12 @@ def run(params: Params, work: Path, timings: dict[str, float]) -> dict[str, Any]
     }}
     for name, groups, blocks, kind in plan:
         t = time.monotonic()
-        results[name] = measure(name, groups, blocks, work, params, data, budget_exprs[kind], live[kind])
+        results[name] = measure(name, groups, blocks, work, params, data, budget_exprs[kind])
         timings[f"run_{name}_s"] = time.monotonic() - t
+        # checkpoint: a failure later still leaves the figures measured so far in the scratch dir
+        (work / "partial-results.json").write_text(json.dumps(results, indent=1, default=str), encoding="utf-8")
         shutil.rmtree(work / f"run-{name}", ignore_errors=True)
-    timings["total_s"] = time.monotonic() - t0
+    timings["timed_runs_total_s"] = time.monotonic() - t0
     return results
 
 
@@ -463,6 +511,7 @@ def table(results: dict[str, Any]) -> str:
     rows = [
         ("eval s / minute (median-based)", "eval_seconds_per_minute", "{:.4f}"),
         ("eval s / minute (p95-based)", "eval_seconds_p95", "{:.4f}"),
+        ("Prometheus CPU s / minute", "prometheus_cpu_seconds_per_minute", "{:.3f}"),
         ("samples read / minute", "samples_per_minute", "{:,.0f}"),
         ("series created", "series_created", "{:,}"),
         ("Prometheus RSS (max)", "rss_bytes", "{}"),
@@ -499,6 +548,7 @@ def write_outputs(out_dir: Path, params: Params, results: dict[str, Any], timing
         "objective": rs.OBJECTIVE, "time_scale": params.time_scale, "min_evals": params.min_evals,
         "warmup_evals": params.warmup_evals, "backfill_eval_interval": params.backfill_interval,
         "variant_interval": params.variant_interval if params.variant else None, "quick": params.quick,
+        "horizon_seconds": params.horizon_seconds,
         "machine": machine, "timings_seconds": {k: round(v, 1) for k, v in timings.items()},
         "dataset": results["dataset"],
     }
@@ -508,9 +558,15 @@ def write_outputs(out_dir: Path, params: Params, results: dict[str, Any], timing
             doc[name] = results[name]
     (out_dir / "results").mkdir(parents=True, exist_ok=True)
     (out_dir / "results" / "rules_cost.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    render(out_dir, doc)
+
+
+def render(out_dir: Path, doc: dict[str, Any]) -> None:
+    """Print the table and write RESULTS.md from a results document (the JSON as written)."""
+    results = {k: v for k, v in doc.items() if k != "params"}
     tbl = table(results)
     print(tbl)
-    (out_dir / "RESULTS.md").write_text(_results_md(param_dict, results, tbl), encoding="utf-8")
+    (out_dir / "RESULTS.md").write_text(_results_md(doc["params"], results, tbl), encoding="utf-8")
 
 
 def _results_md(p: dict[str, Any], results: dict[str, Any], tbl: str) -> str:
@@ -520,8 +576,8 @@ def _results_md(p: dict[str, Any], results: dict[str, Any], tbl: str) -> str:
     for label, subject in (("fireline (as generated)", f), ("experimental variant", results.get(VARIANT))):
         if subject is None:
             continue
-        rs_ = _ratio(subject["eval_seconds_per_minute"], s["eval_seconds_per_minute"])
-        rp = _ratio(subject["eval_seconds_per_minute"], y["eval_seconds_per_minute"])
+        rs_ = subject["eval_seconds_per_minute"] / s["eval_seconds_per_minute"]
+        rp = subject["eval_seconds_per_minute"] / y["eval_seconds_per_minute"]
         err = subject["budget_error_pp_max"]
         goals.append(
             f"- {label}: cost {rs_:.3f}x Sloth-shaped (goal <= 0.5: {'met' if rs_ <= 0.5 else 'MISSED'}), "
@@ -534,8 +590,9 @@ def _results_md(p: dict[str, Any], results: dict[str, Any], tbl: str) -> str:
             by_kind = results[name]["eval_seconds_per_minute_by_group_kind"]
             parts = ", ".join(f"{k} {v:.4f}" for k, v in sorted(by_kind.items()))
             r = results[name]
-            kinds.append(f"| {name} | {r['groups']} | {r['rules']} | {parts} | {r['evaluations_timed_per_group']} | "
-                         f"{r['iterations_missed']} | {r['seconds_after_data_end']:.0f} | {r['budgets_missing']} |")
+            evals = ", ".join(f"{k}: {v}" for k, v in r["evaluations_timed_per_group"].items())
+            kinds.append(f"| {name} | {r['groups']} | {r['rules']} | {parts} | {evals} | "
+                         f"{r['iterations_missed']} | {r['budgets_missing']} |")
     return f"""# bench/rules_cost.py — rule-evaluation cost and budget accuracy
 
 Generated by `.venv/bin/python bench/rules_cost.py{' --quick' if p['quick'] else ''}`; numbers as measured on
@@ -549,12 +606,11 @@ Ratios are fireline's figure divided by the peer's (lower is better for every ro
 
 {chr(10).join(goals)}
 
-Breakdown (eval s/minute by group kind, median-based), evaluations timed per group (minimum),
-missed iterations, seconds between the last synthetic scrape and the timed run's start, SLOs
-without a budget figure:
+Breakdown (eval s/minute by group kind, median-based), evaluations timed per group (minimum,
+by nominal interval), missed iterations, SLOs without a budget figure:
 
-| rule set | groups | rules | eval s/min by kind | evals timed | missed | data gap s | no budget |
-|---|---|---|---|---|---|---|---|
+| rule set | groups | rules | eval s/min by kind | evals timed per group | missed | no budget |
+|---|---|---|---|---|---|---|
 {chr(10).join(kinds)}
 
 ## Machine and parameters
@@ -565,8 +621,9 @@ without a budget figure:
   {p['scrape_interval_seconds']}s ({p['dataset']['samples']:,} raw samples), seed {p['seed']};
   one availability SLO per service, {p['objective']}% over {p['slo_window']}
 - incidents: {p['dataset']['incidents_by_kind']}
-- timed evaluations per group: {p['min_evals']} after {p['warmup_evals']} warm-up ones; rule
-  intervals x{p['time_scale']:g} while timed (see Method); recordings backfilled at {p['backfill_eval_interval']}
+- timed evaluations per 30s group: {p['min_evals']} after {p['warmup_evals']} warm-up; slower groups as
+  in Method 6; rule intervals x{p['time_scale']:g} while timed (1 = nominal); recordings
+  backfilled at {p['backfill_eval_interval']}; data horizon {p.get('horizon_seconds', 'n/a')} s after start
 - wall time per phase (s): {p['timings_seconds']}
 
 {_method()}
@@ -580,61 +637,74 @@ def _method() -> str:
    (`code="500"`) counter `http_requests_total{job,instance,code}`, one sample every 30s.
    Traffic per instance is Poisson around a diurnal curve (peak/trough = 10x, peak hour random
    per service); errors are binomial around a background ratio (0.01-0.04%) plus incidents at
-   random times: an outage (20-80% errors for 10-45 min, half the services), a slow burn (+0.05-0.2%
-   for 6-36h, 60%), and short spikes (2-10% for 2-10 min). The data is written as OpenMetrics text
-   (one series at a time, streamed) and imported with `promtool tsdb create-blocks-from
-   openmetrics --max-block-duration=...` (hidden flag in 2.42: without it promtool writes 2h
-   blocks and re-parses the whole file for each of them). The synthetic history ends at an
-   aligned "now": it is generated to end a little in the future (the estimated preparation
-   time), and each timed run waits until the wall clock has passed the last scrape, because the
-   head rejects rule samples older than the newest block.
-2. **Ground truth.** Per SLO, errors and events of every scrape interval summed over instances;
-   the truth for a figure that Prometheus computed at time t is the exact errors/events of the
-   scrapes in (t - 30d, t], and budget remaining = 1 - (errors/events)/0.001.
-3. **Rule sets.** fireline: `fireline.rules.generate.rule_groups` on a native spec per service
-   (events SLI `sum(rate(http_requests_total{job=..,code=~"5.."}[w]))` / total), unchanged.
-   Sloth-shaped and Pyrra-shaped: reconstructions in `bench/rules_cost_rulesets.py` of the rules
-   those tools generate for the same SLO (Sloth v0.16: 3 groups, 8 SLI + 7 metadata recordings,
-   2 alerts, every window a ratio of raw rates, 30d = sum_over_time/count_over_time of the 5m
-   ratio; Pyrra: a 30s group of 7 burn-rate recordings from raw counters at 30d-scaled windows
-   5m..4d6h51m and 4 alerts, and a 2m30s group with `sum by (code) (increase(...[4w2d]))` on the
-   raw counters and the absent alert). Pyrra records no budget series: its figure is the one its
-   UI/generic rules derive from the increase recording,
-   `1 - sum(errors increase or vector(0)) / sum(total increase) / budget`, queried at the run's end.
+   random times: an outage (20-80% errors for 10-45 min, about half the services), a slow burn
+   (+0.05-0.2% for 6-36h, 60%), and short spikes (2-10% for 2-10 min, about one per 5 days).
+   The data is written as OpenMetrics text (one series at a time, streamed to disk) and imported
+   with `promtool tsdb create-blocks-from openmetrics --max-block-duration=...` (a hidden flag in
+   2.42: without it promtool writes 2h blocks and re-parses the whole file for each of them).
+2. **"Now".** The history ends at an aligned time a little *after* the last timed run will have
+   finished (the horizon, estimated from the data size and run lengths, and checked: a run fails
+   if the wall clock passes the end of the data). So at every evaluation each window - 5m to
+   30d - is full of data at the nominal spacing, for every rule set alike, however long the runs
+   before it took. The cost of this: the head refuses samples older than the newest block, so
+   the rules' live outputs are discarded (out of bounds); their evaluation is what is timed, and
+   the recordings the long windows read are the backfilled ones (step 4), exactly as after 30
+   days of running.
+3. **Ground truth.** Per SLO, errors and events of every scrape interval summed over instances;
+   the truth is the exact errors/events of the scrapes in (end - 30d, end], and budget
+   remaining = 1 - (errors/events)/0.001.
 4. **Backfilled recordings.** Recording rules only have data from when Prometheus evaluates
    them, so the recordings that later rules read over long windows were backfilled over the
    whole history: fireline's `slo:sli_errors:rate5m` and `slo:sli_total:rate5m`, Sloth's
    `slo:sli_error:ratio_rate5m`. A Prometheus served the raw TSDB (no rules) on 127.0.0.1 and
    `promtool tsdb create-blocks-from rules --start=<first scrape> --end=<last scrape>
-   --url=http://127.0.0.1:PORT --eval-interval=30s --max-block-duration=24h` wrote the blocks,
-   which were hard-linked into that rule set's data dir next to the raw blocks before its
-   Prometheus started. All three backfilled rules read raw series only, so no second pass was
-   needed (the rules that read recorded series — fireline's 2h..30d windows, Sloth's 30d — are
-   evaluated live on top). The backfill interval is the live one (30s), so a 30d range holds as
-   many samples as it would after 30 days of running. Pyrra's rules read raw counters only.
-5. **Timed runs.** One Prometheus 2.42 per rule set, one at a time, identical flags
-   (loopback, compaction off with min = max block duration 2h, retention 3650d, no scrape
-   targets). Its /metrics is polled and each group's `prometheus_rule_group_last_duration_seconds`
-   is kept once per new `..._last_evaluation_timestamp_seconds`, until every group has the
-   required timed evaluations after its warm-up ones. To get >= 20 evaluations of Pyrra's 2m30s
-   groups without waiting 50 minutes per run, every group's interval is multiplied by the time
-   scale while timed (30s -> 6s, 2m30s -> 30s at 0.2); a group's work per evaluation does not depend
-   on its interval, and the cost is weighted by the nominal interval:
-   eval s/minute = sum over groups of median(duration) x 60 / nominal interval; the p95 row uses
-   each group's p95 instead of its median. Missed iterations are reported (0 means no group
-   overran its compressed interval). RSS is the maximum `process_resident_memory_bytes` seen;
-   series created is `prometheus_tsdb_head_series_created_total` (the head starts empty: all
-   history is in blocks).
-6. **Samples.** Prometheus 2.42 does not export `prometheus_engine_query_samples_total`. After
-   the timed run every rule expression is run once through `/api/v1/query?stats=all` and its
-   `totalQueryableSamples` summed, weighted by the group's evaluations per minute.
-7. **Budget error.** After the timed run, each set's budget remaining per SLO (fireline
-   `slo:error_budget_remaining:ratio`, Sloth `slo:period_error_budget_remaining:ratio`, Pyrra as
-   above) and the timestamp of the sample it comes from; error = |reported - truth| x 100 in
-   percentage points of budget; worst and median over SLOs.
-8. **Experimental variant** (`fireline_slow_budget`, not what `fireline generate` writes): the
-   generated YAML post-processed in the bench so that each SLO's 30d ratio, budget remaining and
-   budget alerts sit in a second group with a slower interval; everything that pages is unchanged.
+   --url=http://127.0.0.1:PORT --eval-interval=30s --max-block-duration=72h rules.yml` (one
+   promtool per rule set, side by side; promtool rounds the block length to 54h) wrote one block
+   per rule and range. Those ~2,100 small blocks were merged by a Prometheus with default
+   compaction and no rules (stopped once the block count was stable), then hard-linked into
+   the rule set's data dir next to the raw blocks. All backfilled rules read raw series only,
+   so no second pass was needed: the rules reading recorded series (fireline's 2h..30d
+   windows, Sloth's 30d average) are the ones being timed. The backfill interval is the live
+   one (30s), so a 30d range holds as many samples as it would after 30 days of running.
+   Pyrra's rules read raw counters only: nothing to backfill.
+5. **Rule sets.** fireline: `fireline.rules.generate.rule_groups` on a native spec per service
+   (events SLI `sum(rate(http_requests_total{job=..,code=~"5.."}[w]))` over the total), unchanged.
+   Sloth-shaped and Pyrra-shaped: reconstructions in `bench/rules_cost_rulesets.py` of the rules
+   those tools generate for the same SLO (Sloth v0.16: 3 groups, 8 SLI + 7 metadata recordings,
+   2 alerts, every window a ratio of raw rates, 30d = sum_over_time/count_over_time of the 5m
+   ratio; Pyrra: a 30s group of 7 burn-rate recordings from raw counters at 30d-scaled windows
+   5m..4d6h51m plus 4 alerts, and a 2m30s group with `sum by (code) (increase(...[4w2d]))` on the
+   raw counters plus the absent alert).
+6. **Timed runs.** One Prometheus 2.42 per rule set, one at a time, identical flags (loopback,
+   compaction off with min = max block duration 2h, retention 3650d, no scrape targets), rule
+   groups at their nominal intervals (30s; Pyrra's SLO-window group 2m30s). /metrics is polled
+   and each group's `prometheus_rule_group_last_duration_seconds` is kept once per new
+   `..._last_evaluation_timestamp_seconds`: 20 evaluations of every 30s group after one warm-up
+   evaluation; 2m30s groups are timed over the same ~10 minutes (at least 4 evaluations each,
+   200 over the 50 identical groups), because 20 of them would take 50 minutes per rule set.
+   eval s/minute = sum over groups of median(duration) x evaluations per minute; the p95 row
+   uses each group's p95 instead. RSS is the highest `process_resident_memory_bytes` seen.
+   Compressed intervals were tried first and rejected: with every interval x0.2, the 150
+   Sloth-shaped groups took 1-4 s each instead of ~0.05 s while Prometheus used under half a
+   core - the durations measured queueing, not work - so every figure here is at the nominal
+   intervals.
+7. **Samples and series.** Prometheus 2.42 does not export `prometheus_engine_query_samples_total`.
+   After the timed run every rule expression is run once through `/api/v1/query?stats=all` and
+   its `totalQueryableSamples` summed, weighted by its group's evaluations per minute. Series
+   created = the series the set's recording rules return (counted from the same queries), since
+   the live outputs are not appended (step 2).
+8. **Budget error.** Each set's budget remaining per SLO, as its own rules compute it, evaluated
+   through the query API at t = end over the raw blocks and its backfilled recordings: fireline's
+   generated `slo:error_budget_remaining:ratio` rule with its generated `ratio_rate30d` rule
+   inlined; Sloth's `1 - ratio_rate30d / (1-0.999)`; Pyrra records no budget series, so its figure
+   is what its UI derives from the increase recording,
+   `1 - sum(errors increase) / sum(total increase) / budget`, with the recording's expression
+   inlined. Error = |figure - truth| x 100, in percentage points of the budget; worst and median
+   over the SLOs.
+9. **Experimental variant** (`fireline_slow_budget`, NOT what `fireline generate` writes): the
+   generated rules post-processed in the bench so that each SLO's 30d ratio, budget remaining
+   and the two budget alerts sit in a second group evaluated every 2m30s (Pyrra's interval for
+   its SLO-window rule); every rule that pages is unchanged and still runs every 30s.
 """
 
 

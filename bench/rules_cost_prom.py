@@ -140,7 +140,9 @@ class Prometheus:
 
 
 def _split_labels(text: str) -> list[str]:
-    parts, buf, quoted = [], [], False
+    parts: list[str] = []
+    buf: list[str] = []
+    quoted = False
     for ch in text:
         if ch == '"':
             quoted = not quoted
@@ -158,6 +160,7 @@ def _split_labels(text: str) -> list[str]:
 class GroupSamples:
     interval_seconds: float = 0.0
     durations: dict[float, float] = field(default_factory=dict)  # evaluation timestamp -> seconds
+    seen: set[float] = field(default_factory=set)
 
 
 @dataclass
@@ -165,9 +168,11 @@ class CostSample:
     groups: dict[str, GroupSamples]
     rss_max: float
     series_created: float
-    samples_queried: float | None
+    samples_queried: float | None  # prometheus_engine_query_samples_total; None on 2.42 (not exported)
     iterations_missed: float
     wall_seconds: float
+    cpu_seconds_per_minute: float  # Prometheus process CPU over the timed window, per minute
+    other_cores_busy: float  # CPU used by everything else on the machine meanwhile, in cores
 
 
 def _metric_value(metrics: dict[str, list[tuple[dict[str, str], float]]], name: str) -> float | None:
@@ -175,19 +180,21 @@ def _metric_value(metrics: dict[str, list[tuple[dict[str, str], float]]], name: 
     return sum(v for _, v in rows) if rows else None
 
 
-def collect_costs(prom: Prometheus, min_evals: int, warmup_evals: int, max_seconds: float,
+def collect_costs(prom: Prometheus, wanted: dict[str, int], warmups: dict[str, int], max_seconds: float,
                   poll_seconds: float) -> CostSample:
     """Poll /metrics and keep each group's last duration once per new evaluation timestamp,
-    until every group has min_evals evaluations after its first warmup_evals ones."""
+    until every group has its wanted evaluations after its warm-up ones (keys: group names)."""
     groups: dict[str, GroupSamples] = {}
     seen: dict[str, int] = {}
     rss_max = 0.0
     started = time.monotonic()
-    samples_at_start: float | None = None
+    cpu_start: float | None = None
+    busy_start = machine_busy_seconds()
     while True:
         m = prom.metrics()
-        if samples_at_start is None:
-            samples_at_start = _metric_value(m, "prometheus_engine_query_samples_total")
+        cpu = _metric_value(m, "process_cpu_seconds_total") or 0.0
+        if cpu_start is None:
+            cpu_start = cpu
         rss_max = max(rss_max, _metric_value(m, "process_resident_memory_bytes") or 0.0)
         last_ts = {lbl["rule_group"]: v
                    for lbl, v in m.get("prometheus_rule_group_last_evaluation_timestamp_seconds", [])}
@@ -198,28 +205,42 @@ def collect_costs(prom: Prometheus, min_evals: int, warmup_evals: int, max_secon
             if ts <= 0:
                 continue
             g = groups.setdefault(name, GroupSamples(interval_seconds=intervals.get(name, 0.0)))
-            if ts not in g.durations:
+            if ts not in g.seen:
+                g.seen.add(ts)
                 seen[name] = seen.get(name, 0) + 1
-                if seen[name] > warmup_evals:
+                if seen[name] > warmups[short_name(name)]:
                     g.durations[ts] = dur
-        expected = len(intervals)
-        done = expected > 0 and len(groups) == expected and all(len(g.durations) >= min_evals for g in groups.values())
+        done = len(groups) == len(wanted) and all(
+            len(g.durations) >= wanted[short_name(n)] for n, g in groups.items())
         elapsed = time.monotonic() - started
         if done or elapsed > max_seconds:
             if not done:
-                short = min((len(g.durations) for g in groups.values()), default=0)
-                raise RuntimeError(f"only {short} evaluations of some group after {elapsed:.0f}s (wanted {min_evals})")
-            samples_end = _metric_value(m, "prometheus_engine_query_samples_total")
+                raise RuntimeError(f"not enough evaluations of some group after {elapsed:.0f}s")
+            prom_cpu = cpu - cpu_start
             return CostSample(
+                cpu_seconds_per_minute=prom_cpu / elapsed * 60 if elapsed else 0.0,
+                other_cores_busy=max(machine_busy_seconds() - busy_start - prom_cpu, 0.0) / elapsed if elapsed else 0.0,
                 groups=groups,
                 rss_max=rss_max,
                 series_created=_metric_value(m, "prometheus_tsdb_head_series_created_total") or 0.0,
-                samples_queried=(None if samples_end is None or samples_at_start is None
-                                 else samples_end - samples_at_start),
+                samples_queried=_metric_value(m, "prometheus_engine_query_samples_total"),
                 iterations_missed=_metric_value(m, "prometheus_rule_group_iterations_missed_total") or 0.0,
                 wall_seconds=elapsed,
             )
         time.sleep(poll_seconds)
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds spent by the whole machine (all cores, not idle/iowait) since boot, from /proc/stat."""
+    with open("/proc/stat", encoding="ascii") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def short_name(rule_group: str) -> str:
+    """rule_group label is "<file>;<group>"."""
+    return rule_group.split(";", 1)[1]
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -92,7 +92,7 @@ def fireline_budget_expr(groups: list[dict[str, Any]], job: str) -> str:
     inlined = exprs[BUDGET_REMAINING].replace(f"{ratio_name}{selector}", f"({exprs[ratio_name].strip()})")
     if inlined == exprs[BUDGET_REMAINING]:
         raise ValueError(f"cannot inline {ratio_name} into {exprs[BUDGET_REMAINING]!r}")
-    return inlined
+    return str(inlined)
 
 
 def slow_budget_variant(groups: list[dict[str, Any]], interval: str) -> list[dict[str, Any]]:
@@ -103,7 +103,8 @@ def slow_budget_variant(groups: list[dict[str, Any]], interval: str) -> list[dic
     out: list[dict[str, Any]] = []
     slo_window_ratio = ratio_series_name_for_days(SLO_WINDOW_DAYS)
     for group in groups:
-        fast, slow = [], []
+        fast: list[dict[str, Any]] = []
+        slow: list[dict[str, Any]] = []
         for rule in group["rules"]:
             moved = (rule.get("record") in (slo_window_ratio, BUDGET_REMAINING)
                      or (rule.get("alert") and BUDGET_REMAINING in rule["expr"]))
@@ -122,8 +123,8 @@ def ratio_series_name_for_days(days: int) -> str:
 # --- Sloth-shaped (reconstruction of Sloth v0.16 default plugin chain output) ----------------
 
 SLOTH_WINDOWS = ["5m", "30m", "1h", "2h", "6h", "1d", "3d"]
-SLOTH_PAGE = [("5m", "1h", 14.4), ("30m", "6h", 6)]
-SLOTH_TICKET = [("2h", "1d", 3), ("6h", "3d", 1)]
+SLOTH_PAGE: list[tuple[str, str, float]] = [("5m", "1h", 14.4), ("30m", "6h", 6)]
+SLOTH_TICKET: list[tuple[str, str, float]] = [("2h", "1d", 3), ("6h", "3d", 1)]
 
 
 def _sloth_ids(job: str) -> dict[str, str]:
