@@ -90,3 +90,14 @@ def test_receiver_names_that_clash_with_twins_are_refused(bundle: Path, tmp_path
     with pytest.raises(StackError, match="drill-sre-slack"):
         derive_stack_config(data, capture_url=CAPTURE, secrets_dir=tmp_path, intake_url="http://x/", token_file="t",
                             demo=True, group_wait=None, group_interval=None, repeat_interval=None)
+
+
+def test_live_receivers_keep_their_secrets_files_but_the_webhook_is_the_stacks(bundle: Path, tmp_path: Path) -> None:
+    text, captured = _derive(bundle, tmp_path, demo=False)
+    derived = parse_config(text)
+    slack = next(r for r in derived.data["receivers"] if r["name"] == "payments-slack")["slack_configs"][0]
+    assert slack["api_url_file"] == "/etc/fireline/secrets/slack.url"
+    hook = next(r for r in derived.data["receivers"] if r["name"] == "fireline")["webhook_configs"][0]
+    assert hook["url"] == "http://127.0.0.1:18080/api/v1/alerts/alertmanager"
+    assert set(captured.receivers()) == {DRILL_PREFIX + r["name"] for r in derived.data["receivers"]
+                                         if not r["name"].startswith(DRILL_PREFIX)}

@@ -97,3 +97,12 @@ def test_stack_down_after_a_crash_uses_the_pid_files(tmp_path: Path) -> None:
             time.sleep(0.05)
         assert _gone(record.pid)
     assert down(state) == []
+
+
+def test_stack_up_without_the_binaries_says_what_to_install(tmp_path: Path, bundle: Path) -> None:
+    run = subprocess.run([FIRELINE, "stack", "up", "--bundle", str(bundle), "--dir", str(tmp_path / "state"),
+                          "--free-ports"], capture_output=True, text=True, check=False,
+                         env={**os.environ, "PATH": str(tmp_path / "empty"), "COLUMNS": "200"})
+    assert run.returncode == 2
+    assert "prometheus not found on PATH: install Debian's prometheus package" in " ".join(run.stderr.split())
+    assert not (tmp_path / "state" / "run").exists()  # nothing was started

@@ -214,6 +214,14 @@ def derive_stack_config(bundle_config: dict[str, Any], *, capture_url: str, secr
                              captured=captured, intake_url=intake_url, token_file=token_file)
             for r in data.get("receivers") or [] if isinstance(r, dict)
         ]
+    else:
+        # Live receivers stay as they are, but the fireline webhook is this stack's fireline serve.
+        for receiver in data.get("receivers") or []:
+            for hook in receiver.get("webhook_configs") or [] if isinstance(receiver, dict) else []:
+                if isinstance(hook, dict) and is_intake_url(str(hook.get("url", ""))):
+                    hook["url"] = intake_url
+                    hook["http_config"] = {**dict(hook.get("http_config") or {}),
+                                           "authorization": {"type": "Bearer", "credentials_file": token_file}}
     set_timers(data, group_wait=group_wait, group_interval=group_interval, repeat_interval=repeat_interval)
     add_drill_route(data, capture_url=capture_url, secrets_dir=secrets_dir, captured=captured)
     return DerivedConfig(data, captured)
