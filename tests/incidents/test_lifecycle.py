@@ -199,3 +199,32 @@ def test_status_update_comment_actions_and_postmortem(harness: Harness) -> None:
 def test_severity_mapping(harness: Harness, severity: str, expected: str) -> None:
     result = harness.post_alerts(notification(alert(severity=severity))).json()
     assert harness.incident(result["incident_id"])["severity"] == expected
+
+
+def test_a_ticket_that_gets_a_page_becomes_an_incident(harness: Harness) -> None:
+    h = harness
+    ticket = alert("CheckoutAvailabilityErrorBudgetLow", severity="warning", fireline_severity="ticket",
+                   fingerprint="warn")
+    result = h.post_alerts(notification(ticket, group_key="mixed")).json()
+    assert h.incident(result["incident_id"])["kind"] == "ticket"
+    page = alert("CheckoutAvailabilityErrorBudgetLow", fingerprint="crit")
+    assert h.post_alerts(notification(ticket, page, group_key="mixed")).json()["incident_id"] == result["incident_id"]
+    incident = h.incident(result["incident_id"])
+    assert (incident["kind"], incident["severity"]) == ("incident", "SEV1") and incident["escalation"]
+    assert any("severity raised from ticket to SEV1" in e["message"] for e in incident["timeline"])
+    h.tick()
+    assert [r.json()["event_action"] for r in h.capture.requests("/v2/enqueue")] == ["trigger"]
+
+
+def test_old_intake_receipts_are_pruned(harness: Harness) -> None:
+    from fireline.incidents.api import prune_receipts
+
+    h = harness
+    body = notification(alert())
+    h.post_alerts(body)
+    assert h.post_alerts(body).json()["duplicate"] is True
+    prune_receipts(h.ctx, h.clock.advance(days=6))
+    assert h.post_alerts(body).json()["duplicate"] is True, "kept for a week"
+    prune_receipts(h.ctx, h.clock.advance(days=2))
+    again = h.post_alerts(body).json()
+    assert again["duplicate"] is False and again["opened"] is False  # the same open incident, updated

@@ -210,9 +210,15 @@ class TimelineEventOut(BaseModel):
 
 # ------------------------------------------------------------------------------------------ serialising
 
-def _summary(session: Session, incident: Incident) -> dict[str, Any]:
-    firing = session.scalar(select(func.count()).select_from(IncidentAlert).where(
-        IncidentAlert.incident_id == incident.id, IncidentAlert.status == "firing")) or 0
+def _firing_counts(session: Session, ids: list[int]) -> dict[int, int]:
+    rows = session.execute(select(IncidentAlert.incident_id, func.count()).where(
+        IncidentAlert.incident_id.in_(ids), IncidentAlert.status == "firing").group_by(IncidentAlert.incident_id))
+    return {incident_id: count for incident_id, count in rows}
+
+
+def _summary(session: Session, incident: Incident, firing: int | None = None) -> dict[str, Any]:
+    if firing is None:
+        firing = _firing_counts(session, [incident.id]).get(incident.id, 0)
     return {
         "id": incident.id, "kind": incident.kind, "severity": incident.severity, "status": incident.status,
         "title": incident.title, "team": incident.team, "service": incident.service, "slo": incident.slo,
@@ -328,7 +334,9 @@ def list_incidents(
         query = query.where(Incident.service == service_name)
     if kind is not None:
         query = query.where(Incident.kind == kind.value)
-    return [_summary(session, incident) for incident in session.scalars(query)]
+    found = list(session.scalars(query))
+    firing = _firing_counts(session, [incident.id for incident in found])
+    return [_summary(session, incident, firing.get(incident.id, 0)) for incident in found]
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {404: {"description": "no such incident"},
@@ -467,6 +475,14 @@ def run_escalations(ctx: ServerContext, now: datetime) -> None:
                 ctx.metrics.escalation_lag.observe(max(lag, 0.0))
 
 
+RECEIPT_RETENTION = timedelta(days=7)
+
+
+def prune_receipts(ctx: ServerContext, now: datetime) -> None:
+    with ctx.db.transaction() as session:
+        service.prune_receipts(session, now - RECEIPT_RETENTION)
+
+
 def outbox_worker(ctx: ServerContext) -> OutboxWorker:
     outbox = ctx.settings.outbox
     return OutboxWorker(
@@ -517,6 +533,7 @@ def extension() -> ServerExtension:
         name="incidents",
         routers=[intake, incidents],
         # Both run every scheduler tick (server.scheduler_interval).
-        jobs=[Job("escalation", 0.0, run_escalations), Job("outbox", 0.0, DeliveryJob())],
+        jobs=[Job("escalation", 0.0, run_escalations), Job("outbox", 0.0, DeliveryJob()),
+              Job("intake-receipts", 3600.0, prune_receipts)],
         setup=_setup,
     )

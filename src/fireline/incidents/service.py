@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from fireline.incidents.escalation import Step, chain_for
@@ -155,10 +155,21 @@ def _raise_severity(session: Session, config: Config, incident: Incident,
                     notification: AlertmanagerNotification, now: datetime) -> None:
     # A group can start with a ticket-level alert and get a page later: severity only goes up.
     severity = _severity_of(config, notification)
-    if _SEVERITY_RANK[severity] < _SEVERITY_RANK[incident.severity]:
-        _event(session, incident, EventKind.COMMENT, ALERTMANAGER, now,
-               f"severity raised from {incident.severity} to {severity}")
-        incident.severity = severity
+    if _SEVERITY_RANK[severity] >= _SEVERITY_RANK[incident.severity]:
+        return
+    _event(session, incident, EventKind.COMMENT, ALERTMANAGER, now,
+           f"severity raised from {incident.severity} to {severity}")
+    incident.severity = severity
+    if incident.kind == Kind.TICKET.value and severity != "ticket":
+        # The ticket became a page: it is an incident now, with the team's chain from this moment.
+        incident.kind = Kind.INCIDENT.value
+        chain = chain_for(config, incident.team, ticket=False)
+        incident.escalation = [step.to_json() for step in chain]
+        incident.escalation_started_at = now
+        incident.escalation_next_step = 0
+        incident.escalation_next_at = now + timedelta(seconds=chain[0].after_seconds) if chain else None
+        if incident.status == Status.TRIGGERED.value:
+            escalate_due(session, config, incident, now)
 
 
 # ---------------------------------------------------------------------------------------- transitions
@@ -281,6 +292,12 @@ def escalate_due(session: Session, config: Config, incident: Incident, now: date
                                        if index + 1 < len(chain) else None)
         fired += 1
     return fired
+
+
+def prune_receipts(session: Session, before: datetime) -> int:
+    """Forget intake receipts older than `before` (redeliveries come within minutes, not days)."""
+    result = session.execute(delete(IntakeReceipt).where(IntakeReceipt.received_at < before))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def due_escalations(session: Session, now: datetime, limit: int = 100) -> list[int]:
