@@ -81,6 +81,9 @@ def write_alertmanager_config(ctx: BundleContext) -> None:
         ctx.notes.append("no default_receiver in fireline.yaml: alertmanager/alertmanager.yml not generated "
                          "(see docs/routing.md)")
         return
+    if ctx.config.alertmanager.webhook is not None and ctx.config.alertmanager.webhook_token_file is None:
+        ctx.notes.append("alertmanager.webhook has no webhook_token_file: fireline serve answers 401 to "
+                         "notifications without its bearer token (see docs/routing.md)")
     teams = sorted({loaded.spec.spec.team for loaded in ctx.services})
     for relative, text in alertmanager_files(ctx.config, teams).items():
         ctx.write(relative, text)

@@ -252,3 +252,20 @@ def test_amtool_routes_match_the_expected_table(tmp_path: Path, variant: str) ->
                         f"--verify.receivers={','.join(row.receivers)}", *labels)
         assert result.returncode == 0, f"{row.name}: {result.stdout}{result.stderr}"
         assert result.stdout.strip().splitlines()[0] == ",".join(row.receivers)
+
+
+def test_fireline_webhook_sends_the_bearer_token_from_a_file(tmp_path: Path) -> None:
+    """fireline serve refuses intake without its token, so the generated webhook must carry it."""
+    from fireline.bundle import BundleContext, generate_bundle
+
+    config = load_config(EXAMPLES / "fireline.yaml")
+    document = build_alertmanager_config(config)
+    fireline = next(r for r in document["receivers"] if r["name"] == "fireline")["webhook_configs"][0]
+    assert fireline["http_config"] == {
+        "authorization": {"type": "Bearer", "credentials_file": "/etc/fireline/secrets/fireline.token"}}
+    text = (EXAMPLES / "fireline.yaml").read_text().replace(
+        "  webhook_token_file: /etc/fireline/secrets/fireline.token     # its API token, read by Alertmanager\n", "")
+    (tmp_path / "fireline.yaml").write_text(text)
+    ctx = generate_bundle(BundleContext(services=load_services([EXAMPLES / "checkout.yaml"]), out=tmp_path / "out",
+                                        config=load_config(tmp_path / "fireline.yaml")))
+    assert any("no webhook_token_file" in note for note in ctx.notes)

@@ -189,7 +189,12 @@ def build_alertmanager_config(config: Config) -> dict[str, Any]:
 
     receivers: list[dict[str, Any]] = []
     if webhook is not None:
-        fireline = {"send_resolved": True, "url": webhook}
+        fireline: dict[str, Any] = {"send_resolved": True, "url": webhook}
+        if config.alertmanager.webhook_token_file is not None:
+            # fireline serve refuses intake without its bearer token; Alertmanager reads it from a file.
+            fireline["http_config"] = {
+                "authorization": {"type": "Bearer", "credentials_file": config.alertmanager.webhook_token_file}
+            }
         receivers.append({"name": FIRELINE_RECEIVER, "webhook_configs": [fireline]})
     receivers.extend(_receiver_config(name, config.receivers[name]) for name in used_receivers(config))
     return {"route": root, "inhibit_rules": _inhibit_rules(), "receivers": receivers}

@@ -108,6 +108,9 @@ class AlertmanagerDefaults(Model):
 class AlertmanagerSettings(Model):
     version: str = "0.25"
     webhook: str | None = Field(default=None, description="fireline serve's Alertmanager intake URL")
+    webhook_token_file: str | None = Field(
+        default=None, description="file on the Alertmanager host holding fireline serve's API token (sent as Bearer)"
+    )
     url: str | None = Field(default=None, description="Alertmanager API base (maintenance silences, drills)")
     defaults: AlertmanagerDefaults = AlertmanagerDefaults()
 
