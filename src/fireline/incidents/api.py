@@ -64,6 +64,11 @@ class TimelineOut(BaseModel):
 
 
 class NotificationOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": 31, "incident_id": 12, "receiver": "payments-pager", "integration": "pagerduty", "event": "triggered",
+        "status": "pending", "attempts": 2, "next_attempt_at": "2026-11-29T05:43:10Z", "delivered_at": None,
+        "last_error": "HTTP 503: service unavailable"}]})
+
     id: int
     incident_id: int | None
     receiver: str
@@ -77,6 +82,10 @@ class NotificationOut(BaseModel):
 
 
 class ActionOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "id": 3, "title": "Alert on fallback disabled", "owner": "alice", "due": "2026-12-06", "created_by": "bob",
+        "created_at": "2026-11-29T09:00:00Z"}]})
+
     id: int
     title: str
     owner: str | None
