@@ -129,6 +129,11 @@ def _guesses(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
     return difflib.get_close_matches(str(loc[-1]), _model_fields(parent), n=1) if parent else []
 
 
+def _lower_first(text: str) -> str:
+    # Only the sentence's first letter: the allowed values ('SEV1', 'Service') keep their case.
+    return text[:1].lower() + text[1:]
+
+
 def _message(error: Any, model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
     kind = error["type"]
     if kind == "extra_forbidden":
@@ -141,13 +146,13 @@ def _message(error: Any, model: type[BaseModel], loc: tuple[int | str, ...]) -> 
     if kind == "missing":
         return "required field is missing"
     if kind == "literal_error":
-        return f"{error['msg'].lower()}, got {error.get('input')!r}"
+        return f"{_lower_first(error['msg'])}, got {error.get('input')!r}"
     if kind in ("model_type", "dict_type"):
         return f"expected a mapping of fields, got {type(error.get('input')).__name__}"
     if kind == "list_type":
         return f"expected a list, got {type(error.get('input')).__name__}"
     if kind == "enum":
-        return f"{error['msg'].lower()}, got {error.get('input')!r}"
+        return f"{_lower_first(error['msg'])}, got {error.get('input')!r}"
     msg: str = error["msg"]
     return msg.removeprefix("Value error, ")
 
