@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import random
+import sys
 import threading
 import time
 from dataclasses import asdict, dataclass
@@ -37,6 +38,18 @@ class Faults:
             raise ValueError("error_rate must be between 0 and 1")
         if not 0.0 <= self.latency_seconds <= 10.0:
             raise ValueError("latency_seconds must be between 0 and 10")
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-reply (the traffic thread stopping, a drill's short timeout) is
+        # normal here; the stdlib default prints a traceback for it.
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            return
+        print(f"demo service: error serving {client_address}: {error!r}", file=sys.stderr)
 
 
 class DemoService:
@@ -132,8 +145,7 @@ class DemoService:
                     return
                 self._reply(200, json.dumps(asdict(faults)).encode())
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
+        self._server = _QuietServer((host, port), Handler)
         bound = int(self._server.server_address[1])
         serving = threading.Thread(target=self._server.serve_forever, name="demo-service-http", daemon=True)
         serving.start()
