@@ -46,7 +46,6 @@ from fireline.yamlout import dump_yaml
 BENCH = Path(__file__).resolve().parent
 NOMINAL_DEFAULT_INTERVAL = 30.0  # Prometheus global evaluation_interval the rule sets assume
 SETS = ("fireline", "sloth", "pyrra")
-VARIANT = "fireline_slow_budget"
 ANALYSIS_MARKER = "<!-- analysis: written by hand about a specific run, kept when the file is re-rendered -->"
 
 
@@ -61,8 +60,6 @@ class Params:
     min_evals: int
     warmup_evals: int
     backfill_interval: str
-    variant: bool
-    variant_interval: str
     horizon_seconds: int
     reuse: bool
     compact_backfill: bool
@@ -86,10 +83,6 @@ def parse_args(argv: list[str] | None) -> tuple[Params, argparse.Namespace]:
                         "intervals need min-evals x 30s / interval each (at least 3)")
     p.add_argument("--warmup-evals", type=int, default=1,
                    help="first evaluations of each 30s group not timed (slower groups: none)")
-    p.add_argument("--no-variant", action="store_true", help="skip the experimental fireline variant")
-    p.add_argument("--variant-interval", default="2m30s",
-                   help="interval of the SLO-window group in the experimental variant (default 2m30s, "
-                        "the interval Pyrra gives its own SLO-window rule)")
     p.add_argument("--horizon-seconds", type=int,
                    help="synthetic data ends this far in the future, past the last timed run "
                         "(default: an estimate from the data size and the runs)")
@@ -123,7 +116,7 @@ def parse_args(argv: list[str] | None) -> tuple[Params, argparse.Namespace]:
     params = Params(
         services=services, series=series, days=days, step=a.step, seed=a.seed,
         time_scale=scale, min_evals=min_evals, warmup_evals=warmup,
-        backfill_interval="30s", variant=not a.no_variant, variant_interval=a.variant_interval,
+        backfill_interval="30s",
         horizon_seconds=horizon, reuse=a.reuse_workdir, compact_backfill=compacting, quick=quick,
     )
     return params, a
@@ -485,9 +478,6 @@ def measure_all(params: Params, work: Path, timings: dict[str, float], data: Dat
         ("sloth", sloth, [raw_blocks, sl_blocks], "sloth"),
         ("pyrra", pyrra, [raw_blocks], "pyrra"),
     ]
-    if params.variant:
-        plan.append((VARIANT, rs.slow_budget_variant(fireline, params.variant_interval),
-                     [raw_blocks, fl_blocks], "fireline"))
     results: dict[str, Any] = {"dataset": {
         "start": data.start, "end": data.end, "samples": n_samples,
         "incidents": sum(len(s.incidents) for s in data.services),
@@ -533,7 +523,7 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 
 
 def table(results: dict[str, Any]) -> str:
-    names = [n for n in (*SETS, VARIANT) if n in results]
+    names = [n for n in SETS if n in results]
     rows = [
         ("eval s / minute (median-based)", "eval_seconds_per_minute", "{:.4f}"),
         ("eval s / minute (p95-based)", "eval_seconds_p95", "{:.4f}"),
@@ -545,8 +535,6 @@ def table(results: dict[str, Any]) -> str:
         ("budget error, median SLO (pp)", "budget_error_pp_median", "{:.4f}"),
     ]
     head = ["metric", *names, "fireline / sloth", "fireline / pyrra"]
-    if VARIANT in results:
-        head += ["variant / sloth", "variant / pyrra"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for label, key, fmt in rows:
         cells = [label]
@@ -558,10 +546,9 @@ def table(results: dict[str, Any]) -> str:
                 cells.append(f"{v / 2**20:,.0f} MiB")
             else:
                 cells.append(fmt.format(v))
-        for subject in ("fireline", VARIANT) if VARIANT in results else ("fireline",):
-            for peer in ("sloth", "pyrra"):
-                r = _ratio(results[subject].get(key), results[peer].get(key))
-                cells.append("n/a" if r is None else f"{r:.3f}x")
+        for peer in ("sloth", "pyrra"):
+            r = _ratio(results["fireline"].get(key), results[peer].get(key))
+            cells.append("n/a" if r is None else f"{r:.3f}x")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -573,18 +560,15 @@ def write_outputs(out_dir: Path, params: Params, results: dict[str, Any], timing
         "scrape_interval_seconds": params.step, "seed": params.seed, "slo_window": f"{rs.SLO_WINDOW_DAYS}d",
         "objective": rs.OBJECTIVE, "time_scale": params.time_scale, "min_evals": params.min_evals,
         "warmup_evals": params.warmup_evals, "backfill_eval_interval": params.backfill_interval,
-        "variant_interval": params.variant_interval if params.variant else None, "quick": params.quick,
+        "quick": params.quick,
         "horizon_seconds": params.horizon_seconds,
         "machine": machine, "timings_seconds": {k: round(v, 1) for k, v in timings.items()},
         "dataset": results["dataset"],
     }
-    # The issue's shape: exactly params/fireline/sloth/pyrra at the top; the experimental variant
-    # rides inside fireline so consumers of that shape are not surprised by a fourth set.
+    # The issue's shape: exactly params/fireline/sloth/pyrra at the top.
     doc: dict[str, Any] = {"params": param_dict}
     for name in SETS:
         doc[name] = results[name]
-    if VARIANT in results:
-        doc["fireline"] = {**results["fireline"], "experimental_variants": {VARIANT: results[VARIANT]}}
     (out_dir / "results").mkdir(parents=True, exist_ok=True)
     (out_dir / "results" / "rules_cost.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     render(out_dir, doc)
@@ -593,7 +577,6 @@ def write_outputs(out_dir: Path, params: Params, results: dict[str, Any], timing
 def render(out_dir: Path, doc: dict[str, Any]) -> None:
     """Print the table and write RESULTS.md from a results document (the JSON as written)."""
     results = {k: v for k, v in doc.items() if k != "params"}
-    results.update(results["fireline"].get("experimental_variants", {}))
     tbl = table(results)
     print(tbl)
     path = out_dir / "RESULTS.md"
@@ -608,9 +591,7 @@ def _results_md(p: dict[str, Any], results: dict[str, Any], tbl: str) -> str:
     m = p["machine"]
     goals = []
     f, s, y = results["fireline"], results["sloth"], results["pyrra"]
-    for label, subject in (("fireline (as generated)", f), ("experimental variant", results.get(VARIANT))):
-        if subject is None:
-            continue
+    for label, subject in (("fireline (as generated)", f),):
         rs_ = subject["eval_seconds_per_minute"] / s["eval_seconds_per_minute"]
         rp = subject["eval_seconds_per_minute"] / y["eval_seconds_per_minute"]
         err = subject["budget_error_pp_max"]
@@ -620,7 +601,7 @@ def _results_md(p: dict[str, Any], results: dict[str, Any], tbl: str) -> str:
             f"{err:.4f} pp (goal <= 0.1: {'met' if err <= 0.1 else 'MISSED'}); Sloth-shaped worst "
             f"{s['budget_error_pp_max']:.4f} pp.")
     kinds = []
-    for name in (*SETS, VARIANT):
+    for name in SETS:
         if name in results:
             by_kind = results[name]["eval_seconds_per_minute_by_group_kind"]
             parts = ", ".join(f"{k} {v:.4f}" for k, v in sorted(by_kind.items()))
@@ -672,7 +653,7 @@ row is much less sensitive to it.
 
 def _top_rules(results: dict[str, Any]) -> str:
     lines = []
-    for name in (*SETS, VARIANT):
+    for name in SETS:
         per_rule = results.get(name, {}).get("rule_ms_median_over_slos")
         if per_rule:
             top = ", ".join(f"`{k}` {v:.2f}" for k, v in list(per_rule.items())[:5])
@@ -754,10 +735,6 @@ def _method() -> str:
    `1 - sum(errors increase) / sum(total increase) / budget`, with the recording's expression
    inlined. Error = |figure - truth| x 100, in percentage points of the budget; worst and median
    over the SLOs.
-9. **Experimental variant** (`fireline_slow_budget`, NOT what `fireline generate` writes): the
-   generated rules post-processed in the bench so that each SLO's 30d ratio, budget remaining
-   and the two budget alerts sit in a second group evaluated every 2m30s (Pyrra's interval for
-   its SLO-window rule); every rule that pages is unchanged and still runs every 30s.
 """
 
 

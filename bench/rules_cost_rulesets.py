@@ -6,20 +6,18 @@
   file's sections 2 and 3). They are not produced by Sloth or Pyrra, and only the parts that
   cost evaluation time or decide the budget figure are faithful: expressions, windows, groups,
   intervals, rule counts. Annotations are shortened.
-- fireline-slow-budget: an EXPERIMENTAL variant of fireline's generated rules, post-processed
-  here (not a generator change) to show what one change would cost: see slow_budget_variant().
 
 Every SLO is `availability` of one service: errors are `code=~"5.."` of http_requests_total.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from rules_cost_data import METRIC
 
 from fireline.rules.generate import BUDGET_REMAINING, ERRORS_5M, TOTAL_5M, ratio_series, rule_groups
+from fireline.slo.durations import Duration
 from fireline.spec.models import ServiceSpec
 
 OBJECTIVE = 99.9
@@ -82,7 +80,7 @@ def fireline_budget_query(job: str) -> str:
 def fireline_budget_expr(groups: list[dict[str, Any]], job: str) -> str:
     """fireline's budget remaining for one SLO as a single query: the generated budget rule with
     the generated SLO-window ratio rule inlined (textually, from the real generator's output)."""
-    ratio_name = ratio_series_name_for_days(SLO_WINDOW_DAYS)
+    ratio_name = ratio_series(Duration.parse(f"{SLO_WINDOW_DAYS}d"))
     selector = f'{{service="{job}",slo="{SLO_NAME}"}}'
     exprs = {}
     for group in groups:
@@ -93,31 +91,6 @@ def fireline_budget_expr(groups: list[dict[str, Any]], job: str) -> str:
     if inlined == exprs[BUDGET_REMAINING]:
         raise ValueError(f"cannot inline {ratio_name} into {exprs[BUDGET_REMAINING]!r}")
     return str(inlined)
-
-
-def slow_budget_variant(groups: list[dict[str, Any]], interval: str) -> list[dict[str, Any]]:
-    """EXPERIMENTAL, not what `fireline generate` writes: the SLO-window ratio, the budget left
-    and the budget alerts moved from each SLO's 30s group into a second group evaluated every
-    `interval`. Those rules read 30 days of recordings per evaluation but only feed slow
-    budget alerts and dashboards, so a refresh every few minutes loses nothing that pages."""
-    out: list[dict[str, Any]] = []
-    slo_window_ratio = ratio_series_name_for_days(SLO_WINDOW_DAYS)
-    for group in groups:
-        fast: list[dict[str, Any]] = []
-        slow: list[dict[str, Any]] = []
-        for rule in group["rules"]:
-            moved = (rule.get("record") in (slo_window_ratio, BUDGET_REMAINING)
-                     or (rule.get("alert") and BUDGET_REMAINING in rule["expr"]))
-            (slow if moved else fast).append(copy.deepcopy(rule))
-        out.append({"name": group["name"], "rules": fast})
-        out.append({"name": group["name"] + ":budget", "interval": interval, "rules": slow})
-    return out
-
-
-def ratio_series_name_for_days(days: int) -> str:
-    from fireline.slo.durations import Duration
-
-    return ratio_series(Duration.parse(f"{days}d"))
 
 
 # --- Sloth-shaped (reconstruction of Sloth v0.16 default plugin chain output) ----------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import promql_parser
 import pytest
@@ -54,6 +55,25 @@ def _checkout() -> ServiceSpec:
     return next(s.spec for s in load_services([EXAMPLES]) if s.spec.name == "checkout")
 
 
+def _slo_rules(spec: ServiceSpec, slo: str) -> list[dict[str, Any]]:
+    """Both groups of one SLO: the burn-rate group and its budget group."""
+    prefix = f"fireline:{spec.name}:{slo}"
+    return [r for g in rule_groups(spec) if g["name"] in (prefix, prefix + ":budget") for r in g["rules"]]
+
+
+def test_two_groups_per_slo_the_budget_one_slower() -> None:
+    groups = rule_groups(_checkout())
+    assert [(g["name"], g.get("interval")) for g in groups] == [
+        ("fireline:checkout:availability", None), ("fireline:checkout:availability:budget", "2m30s"),
+        ("fireline:checkout:latency", None), ("fireline:checkout:latency:budget", "2m30s")]
+    burn = {r.get("record") or r["alert"] for r in groups[0]["rules"]}
+    budget = {r.get("record") or r["alert"] for r in groups[1]["rules"]}
+    # Every page and ticket tier is decided in the 30s group; only the slow budget maths moved out.
+    assert "CheckoutAvailabilityBurn" in burn and "slo:sli_error:ratio_rate30d" not in burn
+    assert budget >= {"slo:sli_error:ratio_rate30d", "slo:error_budget_remaining:ratio",
+                      "CheckoutAvailabilityErrorBudgetLow"}
+
+
 def test_every_expression_parses_and_every_series_carries_service_and_slo() -> None:
     for group in rule_groups(_checkout()):
         for rule in group["rules"]:
@@ -64,19 +84,20 @@ def test_every_expression_parses_and_every_series_carries_service_and_slo() -> N
 
 
 def test_windows_recorded_and_slo_window_is_event_weighted() -> None:
-    group = rule_groups(_checkout())[0]
-    records = {r["record"]: r["expr"] for r in group["rules"] if "record" in r}
+    records = {r["record"]: r["expr"] for r in _slo_rules(_checkout(), "availability") if "record" in r}
     for window in ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"):
         assert f"slo:sli_error:ratio_rate{window}" in records
-    # Short windows from raw counters, long ones as all errors over all events of the 5m recordings.
+    # Windows up to 6h from raw counters, longer ones as all errors over all events of the 5m recordings.
     assert "rate(http_requests_total" in records["slo:sli_error:ratio_rate1h"]
+    assert "rate(http_requests_total" in records["slo:sli_error:ratio_rate6h"]
+    assert records["slo:sli_error:ratio_rate1d"].startswith("sum_over_time(slo:sli_errors:rate5m")
     assert records["slo:sli_error:ratio_rate30d"].startswith("sum_over_time(slo:sli_errors:rate5m")
     assert "avg_over_time" not in records["slo:sli_error:ratio_rate30d"]
     assert records["slo:error_budget_remaining:ratio"].startswith("1 - slo:sli_error:ratio_rate30d")
 
 
 def test_alerts_default_tiers_labels_annotations_and_no_for() -> None:
-    alerts = [r for r in rule_groups(_checkout())[0]["rules"] if "alert" in r]
+    alerts = [r for r in _slo_rules(_checkout(), "availability") if "alert" in r]
     burn = [a for a in alerts if a["alert"] == "CheckoutAvailabilityBurn"]
     assert [(a["labels"]["long_window"], a["labels"]["short_window"]) for a in burn] == [
         ("1h", "5m"), ("6h", "30m"), ("1d", "2h"), ("3d", "6h")]
@@ -97,8 +118,7 @@ def test_alerts_default_tiers_labels_annotations_and_no_for() -> None:
 
 
 def test_latency_sli_uses_count_minus_bucket_at_threshold() -> None:
-    latency = rule_groups(_checkout())[1]
-    errors = next(r["expr"] for r in latency["rules"] if r.get("record") == "slo:sli_errors:rate5m")
+    errors = next(r["expr"] for r in _slo_rules(_checkout(), "latency") if r.get("record") == "slo:sli_errors:rate5m")
     assert 'http_request_duration_seconds_bucket{job="checkout",le="0.5"}[5m]' in errors
     assert 'http_request_duration_seconds_count{job="checkout"}[5m]' in errors
 

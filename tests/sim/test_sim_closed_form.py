@@ -1,6 +1,6 @@
 """Detection times for constant error rates against the closed form long_window x threshold / error rate.
 
-Windows up to 1h are raw rate() ratios and agree to one evaluation plus one scrape interval.
+Windows up to 6h (every default page tier) are raw rate() ratios and agree to one evaluation plus one scrape interval.
 Longer windows are sums of the 5m recordings (docs/series.md): each recording looks 5m back, so
 the window's leading edge is blurred by half of 5m and detection comes 150s later; the simulator
 must show exactly that shift, again to one evaluation plus one scrape interval.

@@ -31,8 +31,17 @@ def ratio_series(window: Duration) -> str:
     return f"slo:sli_error:ratio_rate{window}"
 
 
+# The SLO-window rules read days of recorded samples: evaluated every 30s they were most of the
+# cost of a rule set (bench/RESULTS.md). Budget remaining moves slowly, so they get their own group.
+BUDGET_GROUP_INTERVAL = Duration.parse("2m30s")
+
+
 def group_name(service: str, slo: str) -> str:
     return f"fireline:{service}:{slo}"
+
+
+def budget_group_name(service: str, slo: str) -> str:
+    return f"fireline:{service}:{slo}:budget"
 
 
 def _camel(text: str) -> str:
@@ -83,6 +92,24 @@ class _SLORules:
     def record(self, name: str, expr: str) -> dict[str, Any]:
         return {"record": name, "expr": expr, "labels": dict(self.labels)}
 
+    def tier_windows(self) -> list[Duration]:
+        """Windows the burn-rate alerts read; the SLO window only when a tier uses it too."""
+        used = {BASE_WINDOW}
+        for tier in self.slo.tiers():
+            used.update((tier.long_window, tier.short_window))
+        return sorted(used)
+
+    def window_rule(self, window: Duration) -> dict[str, Any]:
+        q = self.queries
+        if window <= RAW_WINDOW_MAX:
+            expr = q.ratio(window)
+        elif q.event_based:
+            expr = (f"sum_over_time({ERRORS_5M}{self.selector}[{window}])\n/\n"
+                    f"sum_over_time({TOTAL_5M}{self.selector}[{window}])")
+        else:
+            expr = f"avg_over_time({ratio_series(BASE_WINDOW)}{self.selector}[{window}])"
+        return self.record(ratio_series(window), expr)
+
     def sli_rules(self) -> list[dict[str, Any]]:
         q = self.queries
         rules: list[dict[str, Any]] = []
@@ -93,22 +120,14 @@ class _SLORules:
                                      f"{ERRORS_5M}{self.selector}\n/\n{TOTAL_5M}{self.selector}"))
         else:
             rules.append(self.record(ratio_series(BASE_WINDOW), q.ratio(BASE_WINDOW)))
-        for window in windows(self.slo):
-            if window == BASE_WINDOW:
-                continue
-            if window <= RAW_WINDOW_MAX:
-                expr = q.ratio(window)
-            elif q.event_based:
-                expr = (f"sum_over_time({ERRORS_5M}{self.selector}[{window}])\n/\n"
-                        f"sum_over_time({TOTAL_5M}{self.selector}[{window}])")
-            else:
-                expr = f"avg_over_time({ratio_series(BASE_WINDOW)}{self.selector}[{window}])"
-            rules.append(self.record(ratio_series(window), expr))
+        rules.extend(self.window_rule(w) for w in self.tier_windows() if w != BASE_WINDOW)
         return rules
 
     def metadata_rules(self) -> list[dict[str, Any]]:
         budget = decimal_text(self.budget)
+        slo_window = [] if self.slo.window in self.tier_windows() else [self.window_rule(self.slo.window)]
         return [
+            *slo_window,
             self.record(OBJECTIVE, f"vector({decimal_text(self.slo.objective / 100)})"),
             self.record(ERROR_BUDGET, f"vector({budget})"),
             self.record(WINDOW_SECONDS, f"vector({decimal_text(Decimal(self.slo.window.milliseconds) / 1000)})"),
@@ -210,17 +229,21 @@ class _SLORules:
             })
         return alerts
 
-    def group(self) -> dict[str, Any]:
-        rules = self.sli_rules() + self.metadata_rules()
-        rules += [self.burn_alert(tier) for tier in self.slo.tiers()]
-        rules += self.budget_alerts()
-        return {"name": group_name(self.service.name, self.slo.name), "rules": rules}
+    def groups(self) -> list[dict[str, Any]]:
+        # Recording rules come first in each group, so the alerts after them read fresh values.
+        burn = self.sli_rules() + [self.burn_alert(tier) for tier in self.slo.tiers()]
+        budget = self.metadata_rules() + self.budget_alerts()
+        return [
+            {"name": group_name(self.service.name, self.slo.name), "rules": burn},
+            {"name": budget_group_name(self.service.name, self.slo.name),
+             "interval": str(BUDGET_GROUP_INTERVAL), "rules": budget},
+        ]
 
 
 def rule_groups(service: ServiceSpec, options: GenerateOptions | None = None) -> list[dict[str, Any]]:
-    """One rule group per SLO: recording rules first, so alerts in the group read fresh values."""
+    """Two groups per SLO: the burn-rate group at the global evaluation interval, and the budget group."""
     opts = options or GenerateOptions()
-    return [_SLORules(service, slo, opts).group() for slo in service.spec.slos]
+    return [group for slo in service.spec.slos for group in _SLORules(service, slo, opts).groups()]
 
 
 def _header(source_name: str) -> str:

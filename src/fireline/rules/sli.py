@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from fireline.slo.durations import Duration
 from fireline.spec.models import SLOSpec, render_window
 
-# Windows up to this length are computed from raw counters (exact rate() semantics, which decide
-# how fast a page fires); longer ones from the 5m recordings, which is far cheaper. docs/series.md.
-RAW_WINDOW_MAX = Duration.parse("1h")
+# Windows up to this length are computed from raw counters: exact rate() semantics for every window
+# a default page tier uses (1h, 6h and their short windows), so pages fire when the closed form says.
+# Longer ones (1d, 3d, the SLO window) come from the 5m recordings, far cheaper to read over days.
+RAW_WINDOW_MAX = Duration.parse("6h")
 BASE_WINDOW = Duration.parse("5m")
 
 

@@ -1,7 +1,7 @@
 """Evaluate a policy over an SLI history the way Prometheus evaluates fireline's generated rules.
 
 The rule group of one SLO (fireline.rules.generate) records, at every evaluation:
-  * windows up to 1h: `(errors[W] or vector(0)) / total[W]` from raw counters with rate();
+  * windows up to 6h (RAW_WINDOW_MAX): `(errors[W] or vector(0)) / total[W]` from raw counters with rate();
   * `slo:sli_errors:rate5m` (or vector(0)) and `slo:sli_total:rate5m`;
   * longer windows: `sum_over_time(errors5m[W]) / sum_over_time(total5m[W])` over those recordings
     (ratio SLIs: `avg_over_time(ratio_rate5m[W])`);

@@ -1,7 +1,7 @@
 """Alerting policies to compare: the spec's own tiers, well-known presets, and tiers from a file.
 
 A policy only chooses windows, thresholds, `for:` and `keep_firing_for`; the simulator always
-evaluates them the way fireline's generated rules do (raw rates up to 1h, event-weighted 5m
+evaluates them the way fireline's generated rules do (raw rates up to 6h, event-weighted 5m
 recordings beyond), so differences between policies are differences of policy, not of PromQL.
 """
 
