@@ -44,9 +44,8 @@ class SLIQueries:
             return render_window(sli.events.errors, window)
         if sli.latency is not None:
             lat = sli.latency
-            count = f"{lat.histogram}_count{lat.selector if lat.selector != '{}' else ''}"
             bucket = f"{lat.histogram}_bucket{_with_matcher(lat.selector, le_matcher(lat.threshold))}"
-            return f"sum(rate({count}[{window}])) - sum(rate({bucket}[{window}]))"
+            return f"{self._latency_total(window)} - sum(rate({bucket}[{window}]))"
         raise ValueError("ratio SLIs have no separate error count")
 
     def total(self, window: Duration) -> str:
@@ -54,10 +53,14 @@ class SLIQueries:
         if sli.events is not None:
             return render_window(sli.events.total, window)
         if sli.latency is not None:
-            lat = sli.latency
-            count = f"{lat.histogram}_count{lat.selector if lat.selector != '{}' else ''}"
-            return f"sum(rate({count}[{window}]))"
+            return self._latency_total(window)
         raise ValueError("ratio SLIs have no separate total count")
+
+    def _latency_total(self, window: Duration) -> str:
+        lat = self.slo.sli.latency
+        assert lat is not None
+        count = f"{lat.histogram}_count{lat.selector if lat.selector != '{}' else ''}"
+        return f"sum(rate({count}[{window}]))"
 
     def ratio(self, window: Duration) -> str:
         """Error ratio from raw series over the window."""

@@ -14,16 +14,9 @@ from urllib.parse import unquote, urlsplit
 
 from fireline.lint.files import Rule, RuleFile
 from fireline.lint.model import Finding, LintContext, RuleCheck, Severity
+from fireline.runbooks.generate import REQUIRED_SECTIONS
 
-# The shape of every runbook (BRIEF.md); headings match case-insensitively by containment.
-REQUIRED_SECTIONS = (
-    "Immediate triage",
-    "Error investigation",
-    "Mitigation",
-    "Verification",
-    "Communication",
-    "Post-incident",
-)
+# Required headings (REQUIRED_SECTIONS, the generator's) match case-insensitively by containment.
 _HEADING_RE = re.compile(r"^##+\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
