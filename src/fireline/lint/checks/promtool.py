@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from fireline.adapters import promtool as promtool_adapter
 from fireline.lint.checks.amtool import locate
 from fireline.lint.files import FileKind, RuleFile
 from fireline.lint.model import Finding, LintContext, RuleCheck, Severity
@@ -21,10 +21,8 @@ _YAML_LINE_RE = re.compile(r"^\s*line (?P<line>\d+): (?P<rest>.*)")
 
 
 def run_promtool(promtool: str, path: Path) -> tuple[int, str]:
-    done = subprocess.run(
-        [promtool, "check", "rules", str(path)], capture_output=True, text=True, timeout=60, check=False
-    )
-    return done.returncode, done.stdout + "\n" + done.stderr
+    run = promtool_adapter.check_rules([path], binary=promtool)
+    return run.returncode, run.output
 
 
 class Promtool(RuleCheck):
