@@ -426,18 +426,14 @@ def incident_postmortem(incident_id: IncidentId, session: DbSession, _actor: Act
                         request: Request) -> PlainTextResponse:
     ctx = context(request)
     incident = _load(session, incident_id, lock=False)
-    now = ctx.clock()
-    budget: postmortem.BudgetImpact | str | None = None
-    if ctx.prometheus.url is not None:
-        budget = postmortem.prometheus_budget(ctx.prometheus.url, incident, now)
-    text = postmortem.render(
+    text = postmortem.draft(
         incident,
         list(session.scalars(select(IncidentAlert).where(IncidentAlert.incident_id == incident.id))),
         list(session.scalars(select(TimelineEvent).where(TimelineEvent.incident_id == incident.id)
                              .order_by(TimelineEvent.id))),
         list(session.scalars(select(ActionItem).where(ActionItem.incident_id == incident.id)
                              .order_by(ActionItem.id))),
-        budget, now)
+        ctx.prometheus.url, ctx.clock())
     return PlainTextResponse(text, media_type="text/markdown")
 
 

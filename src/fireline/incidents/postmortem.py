@@ -74,6 +74,13 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def draft(incident: Incident, alerts: list[IncidentAlert], timeline: list[TimelineEvent],
+          actions: list[ActionItem], prometheus_url: str | None, now: datetime) -> str:
+    """The postmortem draft, with the budget consumed from Prometheus when one is configured."""
+    budget = prometheus_budget(prometheus_url, incident, now) if prometheus_url is not None else None
+    return render(incident, alerts, timeline, actions, budget, now)
+
+
 def render(incident: Incident, alerts: list[IncidentAlert], timeline: list[TimelineEvent],
            actions: list[ActionItem], budget: BudgetImpact | str | None, now: datetime) -> str:
     end = incident.resolved_at or now

@@ -269,11 +269,7 @@ def _incident_page(ui: UI, request: Request, incident_id: int, failed: tuple[int
 
 def _postmortem(ctx: ServerContext, incident: Incident, alerts: list[IncidentAlert], timeline: list[TimelineEvent],
                 actions: list[ActionItem]) -> str:
-    now = ctx.clock()
-    budget: postmortem.BudgetImpact | str | None = None
-    if ctx.prometheus.url is not None:
-        budget = postmortem.prometheus_budget(ctx.prometheus.url, incident, now)
-    return postmortem.render(incident, alerts, timeline, actions, budget, now)
+    return postmortem.draft(incident, alerts, timeline, actions, ctx.prometheus.url, ctx.clock())
 
 
 def build_router(ui: UI) -> APIRouter:
