@@ -16,7 +16,8 @@ from typing import Any
 
 from rules_cost_data import METRIC
 
-from fireline.rules.generate import BUDGET_REMAINING, ERRORS_5M, TOTAL_5M, ratio_series, rule_groups
+from fireline.rules.generate import rule_groups
+from fireline.rules.plan import BUDGET_REMAINING, ERRORS_5M, TOTAL_5M, ratio_series
 from fireline.slo.durations import Duration
 from fireline.spec.models import ServiceSpec
 

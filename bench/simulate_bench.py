@@ -31,7 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "sim"))
 
 from promtool_crosscheck import EVENTS_SERIES, write_spec
 
-from fireline.rules.generate import burn_alert_name, render_rules_file
+from fireline.rules.generate import render_rules_file
+from fireline.rules.plan import burn_alert_name
 from fireline.sim.engine import SLOTarget, evaluation_times, simulate
 from fireline.sim.history import SLIHistory
 from fireline.sim.policies import spec_policy

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from fireline.dashboards.grafana import render_dashboard
 from fireline.routing.expected import alertmanager_files
-from fireline.rules.generate import GenerateOptions, render_prometheus_rule, render_rules_file
+from fireline.rules.generate import render_prometheus_rule, render_rules_file
+from fireline.rules.plan import GenerateOptions
 from fireline.rules.testgen import render_tests_file
 from fireline.runbooks.generate import runbook_files
 from fireline.spec.config import Config
@@ -72,7 +73,10 @@ def write_prometheus_rules(ctx: BundleContext) -> None:
         # Tests always name the plain rule file; `fireline check` extracts it from a manifest.
         tests = render_tests_file(spec, f"../{spec.name}.rules.yml", source)
         ctx.write(f"prometheus/tests/{spec.name}.test.yml", tests.text)
-        ctx.notes.extend(tests.untested)
+        if tests.standin_rules is not None and tests.standin_tests is not None:
+            ctx.write(f"prometheus/tests/{spec.name}.standin.rules.yml", tests.standin_rules)
+            ctx.write(f"prometheus/tests/{spec.name}.standin.test.yml", tests.standin_tests)
+        ctx.notes.extend(tests.notes)
 
 
 # --- Alertmanager config, expected routes, runbooks and the policy document (routing/, runbooks/) ---

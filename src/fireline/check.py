@@ -6,19 +6,23 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
 from fireline.adapters import promtool
+from fireline.rules.plan import group_name
 from fireline.yamlout import dump_yaml
 
 
 @dataclass(frozen=True)
 class CheckResult:
     service: str
-    step: str  # "check rules" or "test rules"
+    step: str  # "check rules", "test rules" or "behaviour" (every SLO has behavioural tests)
     ok: bool
     output: str
+    detail: str = ""  # e.g. "stand-in SLI" for the tests of stand-in rules
 
 
 class BundleError(Exception):
@@ -60,9 +64,58 @@ def check_bundle(out: Path) -> list[CheckResult]:
             run = promtool.check_rules([rules])
             results.append(CheckResult(service, "check rules", run.ok, run.output))
             test = tests_dir / f"{service}.test.yml"
+            standin = tests_dir / f"{service}.standin.test.yml"
             if test.exists():
                 run = promtool.test_rules([test])
                 results.append(CheckResult(service, "test rules", run.ok, run.output))
             else:
                 results.append(CheckResult(service, "test rules", False, f"missing {test}"))
+            if standin.exists():
+                run = promtool.test_rules([standin])
+                results.append(CheckResult(service, "test rules", run.ok, run.output, "stand-in SLI"))
+            results.append(_coverage(service, rules, [t for t in (test, standin) if t.exists()]))
     return results
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    except (YAMLError, OSError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{path}: cannot be read as YAML: {str(exc).splitlines()[0]}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BundleError(f"{path}: expected a mapping at the top, got {type(data).__name__}")
+    return data
+
+
+def _slos_of(rules: Path, service: str) -> list[str]:
+    """SLOs whose burn-rate group fireline generated in this rule file (hand-written groups are not SLOs)."""
+    prefix = group_name(service, "")
+    names = [g.get("name", "") for g in _load(rules).get("groups") or [] if isinstance(g, dict)]
+    # SLO names have no ':' (spec.models.NAME_RE), so the budget group is the only other fireline group.
+    return [n[len(prefix):] for n in names
+            if isinstance(n, str) and n.startswith(prefix) and ":" not in n[len(prefix):]]
+
+
+def _tested_slos(tests: list[Path]) -> set[str]:
+    """SLO names that at least one generated test is about (test names read "service/slo: what")."""
+    found: set[str] = set()
+    for path in tests:
+        for test in _load(path).get("tests") or []:
+            name = test.get("name", "") if isinstance(test, dict) else ""
+            if isinstance(name, str) and "/" in name and ": " in name:
+                found.add(name.split(": ", 1)[0].split("/", 1)[1])
+    return found
+
+
+def _coverage(service: str, rules: Path, tests: list[Path]) -> CheckResult:
+    """Every SLO needs behavioural tests: promtool passes a test file with none, which proves nothing."""
+    slos = _slos_of(rules, service)
+    missing = sorted(set(slos) - _tested_slos(tests))
+    if missing:
+        return CheckResult(service, "behaviour", False,
+                           "no behavioural test for SLO " + ", ".join(f"{service}/{m}" for m in missing)
+                           + ": promtool would pass without testing it; regenerate the bundle with "
+                           "`fireline generate` (it writes tests for every SLO)")
+    return CheckResult(service, "behaviour", True, f"{len(slos)} SLO(s), each with behavioural tests")

@@ -98,7 +98,8 @@ def check(out: Annotated[Path, typer.Argument(help="A bundle written by `firelin
     failed = [r for r in results if not r.ok]
     for result in results:
         mark = "[green]ok[/green]  " if result.ok else "[red]FAIL[/red]"
-        console.print(f"{mark} {result.step:<12} {result.service}")
+        detail = f"  ({result.detail})" if result.detail else ""
+        console.print(f"{mark} {result.step:<12} {result.service}{detail}")
         if not result.ok:
             console.print(result.output, markup=False, soft_wrap=True)
     console.print(f"{len(results) - len(failed)}/{len(results)} passed")

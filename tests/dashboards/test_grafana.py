@@ -10,7 +10,7 @@ import promql_parser
 
 from fireline.bundle import BundleContext, generate_bundle
 from fireline.dashboards.grafana import dashboard, render_dashboard
-from fireline.rules.generate import windows
+from fireline.rules.plan import windows
 from fireline.spec.loader import load_services
 from tests.conftest import EXAMPLES
 

@@ -33,7 +33,7 @@ def test_page_opens_escalates_is_acknowledged_and_resolved(harness: Harness) -> 
     assert trigger["routing_key"] == ROUTING_KEY  # read from routing_key_file at delivery
     assert trigger["dedup_key"] == f"fireline-{incident_id}"
     assert trigger["payload"]["severity"] == "critical"
-    assert trigger["payload"]["custom_details"]["burn_rate"] == "15.20"
+    assert trigger["payload"]["custom_details"]["burn_rate"] == "15.2x"
     assert trigger["payload"]["custom_details"]["budget_remaining"] == "81.3%"
     slack = h.capture.requests("/slack/payments")
     assert len(slack) == 1 and "SEV1 triggered" in slack[0].json()["text"]

@@ -113,8 +113,15 @@ def test_alerts_default_tiers_labels_annotations_and_no_for() -> None:
     assert "clamp_min(slo:error_budget_remaining:ratio" in burn[0]["annotations"]["description"]
     assert "* 2592000 / (slo:sli_error:ratio_rate1h" in burn[0]["annotations"]["description"]
     budget = [a for a in alerts if a["alert"] == "CheckoutAvailabilityErrorBudgetLow"]
-    assert [(a["expr"].split(" < ")[1], a["labels"]["severity"]) for a in budget] == [
-        ("0.25", "warning"), ("0.1", "critical")]
+    # Budget alerts are tickets by default, one per level, with their own summary.
+    assert [(a["expr"].split(" < ")[1], a["labels"]["budget_level"], a["labels"]["fireline_severity"])
+            for a in budget] == [("0.25", "warning", "ticket"), ("0.1", "critical", "ticket")]
+    assert all("error budget left" in a["annotations"]["summary"] for a in budget)
+    # Facts as data for machines: burn rate, threshold and budget left in annotations of their own.
+    assert burn[0]["annotations"]["burn_rate"] == "{{ $value }}"
+    assert burn[0]["annotations"]["burn_rate_threshold"] == "14.4"
+    assert "slo:error_budget_remaining:ratio" in burn[0]["annotations"]["error_budget_remaining"]
+    assert all(a["annotations"]["error_budget_remaining"] == "{{ $value }}" for a in budget)
 
 
 def test_latency_sli_uses_count_minus_bucket_at_threshold() -> None:

@@ -24,13 +24,14 @@ def _bundle(out: Path, paths: list[Path], rule_format: RuleFormat = RuleFormat.P
 @pytest.mark.parametrize("spec", ["checkout.yaml", "search.yaml", "sloth-myservice.yaml"])
 def test_generated_rules_pass_promtool_check_and_test(tmp_path: Path, spec: str) -> None:
     results = check_bundle(_bundle(tmp_path, [EXAMPLES / spec]))
-    assert [(r.step, r.ok) for r in results] == [("check rules", True), ("test rules", True)], [
+    assert [(r.step, r.ok) for r in results] == [("check rules", True), ("test rules", True),
+                                                 ("behaviour", True)], [
         r.output for r in results if not r.ok]
 
 
 def test_prometheus_operator_bundle_is_checked_from_its_manifests(tmp_path: Path) -> None:
     results = check_bundle(_bundle(tmp_path, [EXAMPLES / "search.yaml"], RuleFormat.PROMETHEUS_OPERATOR))
-    assert all(r.ok for r in results) and len(results) == 2
+    assert all(r.ok for r in results) and len(results) == 3
 
 
 def test_generated_tests_catch_a_wrong_threshold(tmp_path: Path) -> None:

@@ -146,6 +146,8 @@ def alert(name: str = "CheckoutAvailabilityErrorBudgetBurn", *, status: str = "f
                             "1.52% (objective 99.9%, alert above 0.0144). Error budget left over 30d: 81.3%. At "
                             "this rate the remaining budget is gone in 1d 14h."),
             "runbook_url": "https://runbooks.example.com/checkout/availability-page.md",
+            # Facts as the generated rules write them: numbers, read by fireline as data.
+            "burn_rate": "15.2", "burn_rate_threshold": "14.4", "error_budget_remaining": "0.813",
         },
         "startsAt": starts,
         "endsAt": ends or ("0001-01-01T00:00:00Z" if status == "firing" else "2026-11-29T12:10:00Z"),

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fireline.rules.generate import burn_alert_name, render_rules_file, rule_groups
+from fireline.rules.generate import render_rules_file, rule_groups
+from fireline.rules.plan import burn_alert_name
 from fireline.sim.backtest import slo_target
 from fireline.sim.engine import PolicyResult, Span, evaluation_times, firing_spans, simulate
 from fireline.sim.history import SLIHistory

@@ -3,7 +3,7 @@
 Per SLO: budget remaining, the SLO-window error ratio, the SLI (error ratio and request rate), and
 one burn-rate panel per window the tiers use, with the tiers' thresholds drawn as lines. Alerts
 of the service show as annotations; links go to the runbooks and the fireline UI. Queries use the
-recorded `slo:` series only, so the dashboard is as cheap as the rules.
+series the rule plan records only, so the dashboard is as cheap as the rules.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import hashlib
 import json
 from typing import Any
 
-from fireline.rules.generate import BUDGET_REMAINING, TOTAL_5M, ratio_series, runbook_file, windows
-from fireline.slo.durations import Duration
+from fireline.rules.plan import RulePlan, runbook_file
+from fireline.rules.sli import BASE_WINDOW
 from fireline.slo.tiers import decimal_text
 from fireline.spec.models import ServiceSpec, SLOSpec
 
@@ -60,7 +60,7 @@ def _target(expr: str, legend: str, ref: str = "A") -> dict[str, Any]:
 
 
 def _slo_panels(service: ServiceSpec, slo: SLOSpec, layout: _Layout) -> list[dict[str, Any]]:
-    selector = f'{{service="{service.name}",slo="{slo.name}"}}'
+    plan = RulePlan.build(service, slo)
     budget = decimal_text(slo.error_budget)
     panels: list[dict[str, Any]] = []
     layout.new_row()
@@ -72,7 +72,7 @@ def _slo_panels(service: ServiceSpec, slo: SLOSpec, layout: _Layout) -> list[dic
     panels.append({
         "type": "stat", "id": layout.panel_id(), "title": "Error budget remaining", "datasource": DATASOURCE,
         "gridPos": layout.place(6, 6),
-        "targets": [_target(f"{BUDGET_REMAINING}{selector}", "remaining")],
+        "targets": [_target(plan.budget_remaining_query(), "remaining")],
         "fieldConfig": {"defaults": {"unit": "percentunit", "decimals": 1, "thresholds": {"mode": "absolute", "steps": [
             {"color": "red", "value": None}, {"color": "orange", "value": 0.1},
             {"color": "yellow", "value": 0.25}, {"color": "green", "value": 0.5}]}}, "overrides": []},
@@ -83,13 +83,14 @@ def _slo_panels(service: ServiceSpec, slo: SLOSpec, layout: _Layout) -> list[dic
     panels.append({
         "type": "timeseries", "id": layout.panel_id(), "title": f"Error budget remaining over {slo.window}",
         "datasource": DATASOURCE, "gridPos": layout.place(9, 6),
-        "targets": [_target(f"{BUDGET_REMAINING}{selector}", "remaining")],
+        "targets": [_target(plan.budget_remaining_query(), "remaining")],
         "fieldConfig": {"defaults": {"unit": "percentunit"}, "overrides": []},
         "options": {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True}},
     })
-    sli_targets = [_target(f"{ratio_series(Duration.parse('5m'))}{selector}", "error ratio (5m)")]
-    if slo.sli.ratio is None:
-        sli_targets.append(_target(f"{TOTAL_5M}{selector}", "requests/s (5m)", "B"))
+    sli_targets = [_target(plan.error_ratio_query(BASE_WINDOW), "error ratio (5m)")]
+    traffic = plan.traffic_query()
+    if traffic is not None:
+        sli_targets.append(_target(traffic, "requests/s (5m)", "B"))
     panels.append({
         "type": "timeseries", "id": layout.panel_id(), "title": "SLI: error ratio and traffic",
         "datasource": DATASOURCE, "gridPos": layout.place(9, 6), "targets": sli_targets,
@@ -99,7 +100,7 @@ def _slo_panels(service: ServiceSpec, slo: SLOSpec, layout: _Layout) -> list[dic
         "options": {"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True}},
     })
     tiers = slo.tiers()
-    for window in windows(slo):
+    for window in plan.recorded_windows():
         if window == slo.window:
             continue
         used_by = [t for t in tiers if window in (t.long_window, t.short_window)]
@@ -113,7 +114,7 @@ def _slo_panels(service: ServiceSpec, slo: SLOSpec, layout: _Layout) -> list[dic
             "type": "timeseries", "id": layout.panel_id(), "title": f"Burn rate over {window}",
             "datasource": DATASOURCE, "gridPos": layout.place(8, 7),
             "description": f"Error ratio over {window} divided by the error budget ({budget}). Tiers: {tiers_text}.",
-            "targets": [_target(f"{ratio_series(window)}{selector} / {budget}", f"burn rate {window}")],
+            "targets": [_target(plan.burn_rate_query(window), f"burn rate {window}")],
             "fieldConfig": {"defaults": {
                 "unit": "none", "min": 0,
                 "thresholds": {"mode": "absolute", "steps": steps},

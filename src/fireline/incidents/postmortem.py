@@ -1,7 +1,8 @@
 """The postmortem draft: Markdown from an incident's record, for people to complete and review.
 
-Budget consumed during the incident comes from Prometheus (`slo:error_budget_remaining:ratio`
-at the start and at the end) when `prometheus.url` is configured; otherwise the draft says so.
+Budget consumed during the incident comes from Prometheus (the SLO's recorded budget remaining,
+as the rule plan names it, at the start and at the end)
+when `prometheus.url` is configured; otherwise the draft says so.
 """
 
 from __future__ import annotations
@@ -12,9 +13,9 @@ from datetime import datetime, timedelta
 
 from fireline.clients.prometheus import PrometheusClient, PrometheusError
 from fireline.incidents.models import ActionItem, Incident, IncidentAlert, TimelineEvent
+from fireline.rules.plan import budget_remaining_query
 
 REVIEW_DUE = timedelta(hours=24)
-BUDGET_SERIES = "slo:error_budget_remaining:ratio"
 
 
 @dataclass(frozen=True)
@@ -27,14 +28,10 @@ class BudgetImpact:
         return self.remaining_before - self.remaining_after
 
 
-def _escape_label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')
-
-
 def budget_impact(query: Callable[[str, datetime], float | None], service: str, slo: str, start: datetime,
                   end: datetime) -> BudgetImpact | None:
     """Remaining budget at the start and end of the incident; None when Prometheus has no answer."""
-    expr = f'{BUDGET_SERIES}{{service="{_escape_label(service)}",slo="{_escape_label(slo)}"}}'
+    expr = budget_remaining_query(service, slo)
     before, after = query(expr, start), query(expr, end)
     if before is None or after is None:
         return None
@@ -51,7 +48,9 @@ def prometheus_budget(url: str, incident: Incident, now: datetime) -> BudgetImpa
             impact = budget_impact(client.query_value, incident.service, incident.slo, incident.opened_at, end)
     except PrometheusError as exc:
         return f"Prometheus could not answer ({type(exc).__name__})"
-    return impact if impact is not None else f"Prometheus has no {BUDGET_SERIES} for this SLO"
+    if impact is None:
+        return f"Prometheus has no {budget_remaining_query(incident.service, incident.slo)}"
+    return impact
 
 
 def _duration(delta: timedelta) -> str:

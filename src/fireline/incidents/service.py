@@ -8,7 +8,7 @@ Every function takes `now` and a session: no clock, HTTP or threads in here.
 
 from __future__ import annotations
 
-import re
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,13 +32,12 @@ from fireline.notify import pagerduty, slack, webhook
 from fireline.notify.endpoints import integrations_of
 from fireline.notify.message import Notice, NoticeEvent
 from fireline.notify.outbox import OutboxItem, enqueue
+from fireline.rules.plan import FACT_BUDGET_REMAINING, FACT_BURN_RATE
 from fireline.spec.config import Config
 
 SYSTEM = "fireline"
 ALERTMANAGER = "alertmanager"
 _SEVERITY_RANK = {"SEV1": 0, "SEV2": 1, "SEV3": 2, "ticket": 3}
-_BURN_RE = re.compile(r"[Bb]urn rate[^:]*:\s*([0-9.]+x?)")
-_BUDGET_RE = re.compile(r"[Ee]rror budget left[^:]*:\s*(-?[0-9.]+\s*%)")
 
 
 class TransitionError(Exception):
@@ -384,8 +383,8 @@ def build_notice(session: Session, config: Config, incident: Incident, event: No
     for alert in firing or alerts:  # the latest values the alerts carry
         annotations.update({k: v for k, v in alert.annotations.items() if k not in annotations})
     description = annotations.get("description", "")
-    burn = annotations.get("burn_rate") or _first(_BURN_RE, description)
-    budget = annotations.get("budget_remaining") or _first(_BUDGET_RE, description)
+    burn = _fact(annotations.get(FACT_BURN_RATE), "{:.1f}x")
+    budget = _fact(annotations.get(FACT_BUDGET_REMAINING), "{:.1%}")
     summary = annotations.get("summary") or incident.title
     if description:
         summary = f"{summary}\n{description}"
@@ -400,9 +399,15 @@ def build_notice(session: Session, config: Config, incident: Incident, event: No
     )
 
 
-def _first(pattern: re.Pattern[str], text: str) -> str | None:
-    match = pattern.search(text)
-    return match.group(1).strip() if match else None
+def _fact(value: str | None, fmt: str) -> str | None:
+    """A fact annotation (a number as the alert rule wrote it) shown for people; as given if not a number."""
+    if value is None or not value.strip():
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return value.strip()
+    return fmt.format(number) if math.isfinite(number) else value.strip()
 
 
 def incident_url(config: Config, incident_id: int) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 import promql_parser
 
+from fireline.promql.selectors import OPERATORS as _OPS
 from fireline.slo.durations import Duration, DurationError
 
 COMPARISONS = {">", ">=", "<", "<=", "==", "!="}
@@ -71,7 +72,6 @@ class Selector:
         return window_of_name(self.name) if self.name else None
 
 
-_OPS = {"MatchOp.Equal": "=", "MatchOp.NotEqual": "!=", "MatchOp.Re": "=~", "MatchOp.NotRe": "!~"}
 
 
 def _duration(value: timedelta) -> Duration:

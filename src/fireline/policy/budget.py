@@ -127,7 +127,7 @@ def measure_budget(query: QueryFn, service: str, slo: SLOSpec, window: BudgetWin
         return BudgetUnknown(service, slo.name, at, reason, record.records)
 
     # Fresh data first: without it the window's numbers describe a past that has stopped updating.
-    fresh_query = sli.total(staleness) if sli.event_based else sli.ratio(staleness)
+    fresh_query = (sli.total(staleness) if sli.event_based else sli.ratio(staleness)).text()
     fresh = record("freshness", fresh_query, at)
     if fresh is None:
         return unknown(f"no {'events' if sli.event_based else 'ratio'} series in the last {staleness}: the SLI's "
@@ -139,15 +139,16 @@ def measure_budget(query: QueryFn, service: str, slo: SLOSpec, window: BudgetWin
     span = _range(seconds)
 
     if sli.event_based:
-        events = _count(record, "events", sli.total(span), at, seconds)
+        events = _count(record, "events", sli.total(span).text(), at, seconds)
         if events is None:
             return unknown(f"the total query returns no series over {span}: the SLI's events series are absent")
-        errors = _count(record, "errors", sli.errors(span), at, seconds) or 0.0
+        errors = _count(record, "errors", sli.errors(span).text(), at, seconds) or 0.0
         excluded_errors = excluded_events = 0.0
         for interval in excluded:
             length = int(interval.seconds)
-            ex_events = _count(record, "excluded events", sli.total(_range(length)), interval.end, length) or 0.0
-            ex_errors = _count(record, "excluded errors", sli.errors(_range(length)), interval.end, length) or 0.0
+            span_text = _range(length)
+            ex_events = _count(record, "excluded events", sli.total(span_text).text(), interval.end, length) or 0.0
+            ex_errors = _count(record, "excluded errors", sli.errors(span_text).text(), interval.end, length) or 0.0
             excluded_events += min(ex_events, events)
             excluded_errors += min(ex_errors, errors)
         # Extrapolation at range edges can make a part look a hair larger than the whole; clamp.
@@ -157,7 +158,7 @@ def measure_budget(query: QueryFn, service: str, slo: SLOSpec, window: BudgetWin
                              errors - errors_left, events - events_left, excluded, record.records)
 
     def average_ratio(purpose: str, length: int, when: datetime) -> float | None:
-        promql = f"avg_over_time(({sli.ratio(RATIO_STEP)})[{_range(length)}:{RATIO_STEP}])"
+        promql = f"avg_over_time(({sli.ratio(RATIO_STEP).text()})[{_range(length)}:{RATIO_STEP}])"
         value = record(purpose, promql, when)
         return None if value is None or math.isnan(value) else value
 

@@ -152,11 +152,19 @@ def _team_route(team: str, config: Config) -> dict[str, Any]:
 
 def _inhibit_rules() -> list[dict[str, Any]]:
     present = [matcher(label, "=~", ".+") for label in INHIBIT_EQUAL]
-    return [{
-        "source_matchers": [matcher("fireline_severity", "=", "page"), *present],
-        "target_matchers": [matcher("fireline_severity", "=", "ticket"), *present],
-        "equal": list(INHIBIT_EQUAL),
-    }]
+    return [
+        {
+            "source_matchers": [matcher("fireline_severity", "=", "page"), *present],
+            "target_matchers": [matcher("fireline_severity", "=", "ticket"), *present],
+            "equal": list(INHIBIT_EQUAL),
+        },
+        # Budget below the critical level is below the warning level too: one ticket, not two.
+        {
+            "source_matchers": [matcher("budget_level", "=", "critical"), *present],
+            "target_matchers": [matcher("budget_level", "=", "warning"), *present],
+            "equal": list(INHIBIT_EQUAL),
+        },
+    ]
 
 
 def build_alertmanager_config(config: Config) -> dict[str, Any]:

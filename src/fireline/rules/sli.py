@@ -1,9 +1,10 @@
-"""PromQL for an SLO's error and total rates over a window, for each SLI kind."""
+"""PromQL for an SLO's error and total rates over a window, for each SLI kind, as typed expressions."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fireline.promql import Aggregate, Binary, Call, Expr, Matcher, Number, Paren, Query, VectorSelector, selectors
 from fireline.slo.durations import Duration
 from fireline.spec.models import SLOSpec, render_window
 
@@ -14,18 +15,21 @@ RAW_WINDOW_MAX = Duration.parse("6h")
 BASE_WINDOW = Duration.parse("5m")
 
 
-def le_matcher(threshold: float) -> str:
+def le_value(threshold: float) -> str:
+    """The le label of a classic histogram bucket as Prometheus 2 writes it: 0.25, 1, +Inf."""
+    return repr(float(threshold)).removesuffix(".0")
+
+
+def le_matcher(threshold: float) -> Matcher:
     """le matcher for a classic histogram bucket; Prometheus 3 writes integral bounds as "1.0"."""
     text = repr(float(threshold))
     if text.endswith(".0"):
-        whole = text[:-2]
-        return f'le=~"{whole}(\\\\.0)?"'
-    return f'le="{text}"'
+        return Matcher("le", "=~", f"{text[:-2]}(\\.0)?")
+    return Matcher("le", "=", text)
 
 
-def _with_matcher(selector: str, matcher: str) -> str:
-    inner = selector.strip()[1:-1].strip().rstrip(",")
-    return "{" + (f"{inner},{matcher}" if inner else matcher) + "}"
+def _sum_rate(selector: VectorSelector, window: Duration) -> Expr:
+    return Aggregate("sum", Call("rate", (selector.range(window),)))
 
 
 @dataclass(frozen=True)
@@ -38,33 +42,49 @@ class SLIQueries:
     def event_based(self) -> bool:
         return self.slo.sli.ratio is None
 
-    def errors(self, window: Duration) -> str:
-        sli = self.slo.sli
-        if sli.events is not None:
-            return render_window(sli.events.errors, window)
-        if sli.latency is not None:
-            lat = sli.latency
-            bucket = f"{lat.histogram}_bucket{_with_matcher(lat.selector, le_matcher(lat.threshold))}"
-            return f"{self._latency_total(window)} - sum(rate({bucket}[{window}]))"
-        raise ValueError("ratio SLIs have no separate error count")
-
-    def total(self, window: Duration) -> str:
-        sli = self.slo.sli
-        if sli.events is not None:
-            return render_window(sli.events.total, window)
-        if sli.latency is not None:
-            return self._latency_total(window)
-        raise ValueError("ratio SLIs have no separate total count")
-
-    def _latency_total(self, window: Duration) -> str:
+    def _latency_selector(self, suffix: str, *extra: Matcher) -> VectorSelector:
         lat = self.slo.sli.latency
         assert lat is not None
-        count = f"{lat.histogram}_count{lat.selector if lat.selector != '{}' else ''}"
-        return f"sum(rate({count}[{window}]))"
+        base = selectors(f"m{lat.selector}")[0]
+        return VectorSelector.of(f"{lat.histogram}_{suffix}", None, *base.matchers, *extra)
 
-    def ratio(self, window: Duration) -> str:
+    def good(self, window: Duration) -> Expr | None:
+        """Good events, for the SLIs that count them (events with good, latency); else None."""
+        sli = self.slo.sli
+        if sli.events is not None and sli.events.good is not None:
+            return Query(render_window(sli.events.good, window))
+        if sli.latency is not None:
+            return _sum_rate(self._latency_selector("bucket", le_matcher(sli.latency.threshold)), window)
+        return None
+
+    def errors(self, window: Duration) -> Expr:
+        sli = self.slo.sli
+        if sli.events is not None and sli.events.errors is not None:
+            return Query(render_window(sli.events.errors, window))
+        good = self.good(window)
+        if good is None:
+            raise ValueError("ratio SLIs have no separate error count")
+        total = self.total(window)
+        # Good events absent (counters that appear on the first success, a new service failing
+        # everything, a latency threshold that is no bucket bound) must count every event as an
+        # error, not leave the difference empty and read as 0 errors: the fallback `total * 0` has
+        # the total's labels, so `or` fills in exactly the missing label sets.
+        return Binary("-", total, Paren(Binary("or", good, Binary("*", total, Number.of(0)))))
+
+    def total(self, window: Duration) -> Expr:
+        sli = self.slo.sli
+        if sli.events is not None:
+            return Query(render_window(sli.events.total, window))
+        if sli.latency is not None:
+            return _sum_rate(self._latency_selector("count"), window)
+        raise ValueError("ratio SLIs have no separate total count")
+
+    def ratio(self, window: Duration) -> Expr:
         """Error ratio from raw series over the window."""
         if self.slo.sli.ratio is not None:
-            return render_window(self.slo.sli.ratio, window)
-        # No errors series at all (no 5xx seen yet) must read as 0 errors, not as "no data".
-        return f"(\n  {self.errors(window)}\n  or vector(0)\n)\n/\n({self.total(window)})"
+            return Query(render_window(self.slo.sli.ratio, window))
+        # No errors series at all (no 5xx seen yet) must read as 0 errors, not as "no data"; a
+        # missing total stays missing, so the ratio has no data rather than 0% errors.
+        errors_or_zero = Binary("or", self.errors(window), Call("vector", (Number.of(0),)), before="\n  ")
+        return Binary("/", Paren(errors_or_zero, multiline=True), Paren(self.total(window)),
+                      before="\n", after="\n")

@@ -4,7 +4,14 @@
   time plus two evaluations, when the objective makes 5 minutes impossible: 99% needs 8.6m);
 - an error ratio just below a tier's threshold never fires that tier, and just above it does;
 - the pages resolve once the service has recovered for the longest page short window;
-- budget remaining is what the event counts say it is.
+- budget remaining is what the event counts say it is;
+- good events absent (counters that appear on the first success) still page on a total outage;
+- the total absent leaves the SLI without data, never "0% errors";
+- an SLO whose alerting is off fires nothing, while its SLI is still recorded.
+
+Every SLO gets behavioural tests. When its SLI query has a shape the series synthesis does not
+recognise (rules/series.py), the same rules are generated for a stand-in SLI over two counters and
+tested there: the alert and budget logic is proven, the SLI query itself only by promtool's check.
 
 Tests assert on ALERTS series through promql_expr_test, which checks firing state and labels
 without depending on how annotation templates render.
@@ -17,11 +24,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from fireline.rules.generate import BUDGET_REMAINING, burn_alert_name, group_name
+from fireline.promql import Aggregate, Binary, Call, Number, VectorSelector
+from fireline.promql.selectors import Matcher, Selector
+from fireline.rules.generate import render_rules_file
+from fireline.rules.plan import RulePlan, group_name
 from fireline.rules.series import InputSeries, plan_series
+from fireline.rules.sli import BASE_WINDOW
 from fireline.slo.durations import Duration
 from fireline.slo.tiers import Severity, Tier, detection_seconds
-from fireline.spec.models import ServiceSpec, SLOSpec
+from fireline.spec.models import SLI, EventsSLI, ServiceSpec, SLOSpec
 from fireline.yamlout import dump_yaml
 
 EVALUATION_INTERVAL_MINUTES = 1
@@ -56,6 +67,11 @@ def series_values(plan: list[InputSeries], segments: list[Segment]) -> list[dict
             bad = seg.total_per_minute * seg.error_ratio
             good = seg.total_per_minute - bad
             step = (bad if series.counts_bad else 0.0) + (good if series.counts_good else 0.0)
+            if series.gauge:
+                # A gauge holds each minute's count itself: constant through the segment.
+                parts.append(f"{_num(step)}+0x{seg.minutes - (0 if first else 1)}")
+                first = False
+                continue
             if first:
                 parts.append(f"{_num(value)}+{_num(step)}x{seg.minutes}")
                 value += step * seg.minutes
@@ -73,11 +89,14 @@ def _minutes(duration: Duration) -> int:
 
 
 def _selector(labels: dict[str, str]) -> str:
-    return "{" + ",".join(f'{k}="{v}"' for k, v in labels.items()) + "}"
+    return Selector("", tuple(Matcher(k, "=", v) for k, v in labels.items())).text()
 
 
 def _count_alerts(labels: dict[str, str]) -> str:
-    return f'count(ALERTS{_selector({**labels, "alertstate": "firing"})}) or vector(0)'
+    matchers = tuple(Matcher(k, "=~" if v == "~" else "=", ".+" if v == "~" else v)
+                     for k, v in {**labels, "alertstate": "firing"}.items())
+    count = Aggregate("count", VectorSelector(Selector("ALERTS", matchers)))
+    return Binary("or", count, Call.of("vector", Number.of(0))).text()
 
 
 def _count_is(expr: str, minute: int, value: int) -> dict[str, Any]:
@@ -85,19 +104,22 @@ def _count_is(expr: str, minute: int, value: int) -> dict[str, Any]:
 
 
 class _SLOTests:
-    def __init__(self, service: ServiceSpec, slo: SLOSpec, plan: list[InputSeries]) -> None:
+    def __init__(self, service: ServiceSpec, slo: SLOSpec, plan: list[InputSeries], *, label: str = "") -> None:
         self.service, self.slo, self.plan = service, slo, plan
-        self.alert = burn_alert_name(service, slo)
+        self.rules = RulePlan.build(service, slo)
+        self.alert = self.rules.burn_alerts()[0].name if self.rules.burn_alerts() else ""
         self.identity = {"alertname": self.alert, "service": service.name, "slo": slo.name}
+        self.label = label
 
     def _tier_labels(self, tier: Tier) -> dict[str, str]:
         return {**self.identity, "long_window": str(tier.long_window), "short_window": str(tier.short_window)}
 
-    def _test(self, name: str, segments: list[Segment], checks: list[dict[str, Any]]) -> dict[str, Any]:
+    def _test(self, name: str, segments: list[Segment], checks: list[dict[str, Any]],
+              series: list[InputSeries] | None = None) -> dict[str, Any]:
         return {
-            "name": f"{self.service.name}/{self.slo.name}: {name}",
+            "name": f"{self.service.name}/{self.slo.name}: {self.label}{name}",
             "interval": f"{EVALUATION_INTERVAL_MINUTES}m",
-            "input_series": series_values(self.plan, segments),
+            "input_series": series_values(self.plan if series is None else series, segments),
             "promql_expr_test": checks,
         }
 
@@ -148,50 +170,149 @@ class _SLOTests:
         # Half the budget spent at a steady rate leaves half of it.
         ratio = float(self.slo.error_budget / 2)
         minutes = 120
-        selector = _selector({"service": self.service.name, "slo": self.slo.name})
-        labels = {"service": self.service.name, "slo": self.slo.name,
-                  **self.service.metadata.labels, **self.slo.labels}
+        labels = {**self.rules.identity, **self.service.metadata.labels, **self.slo.labels}
         return self._test(
             "spending errors at half the budget's rate leaves 50% of the budget",
             [Segment(minutes, ratio)],
             [{
-                "expr": f"round({BUDGET_REMAINING}{selector}, 0.001)",
+                "expr": f"round({self.rules.budget_remaining_query()}, 0.001)",
                 "eval_time": f"{minutes}m",
                 "exp_samples": [{"labels": _selector(dict(sorted(labels.items()))), "value": 0.5}],
             }],
         )
 
+    def _record_labels(self) -> str:
+        return _selector(dict(sorted({**self.rules.identity, **self.service.metadata.labels,
+                                      **self.slo.labels}.items())))
+
+    def good_absent(self) -> dict[str, Any] | None:
+        """Only failing requests, and the good-events series never appears: the outage still pages."""
+        # Only where fireline itself derives errors from good events (events.good, latency); a user's
+        # own `total - good` errors query is theirs to guard.
+        if self.slo.sli.latency is None and (self.slo.sli.events is None or self.slo.sli.events.good is None):
+            return None
+        rest = [s for s in self.plan if not (s.counts_good and not s.counts_bad)]
+        pages = [t for t in self.slo.tiers() if t.severity is Severity.PAGE] or self.slo.tiers()
+        if len(rest) == len(self.plan) or not pages:
+            return None
+        minutes = OUTAGE_MINUTES + CLEAN_HISTORY_MINUTES
+        fastest = {**self._tier_labels(pages[0]), "fireline_severity": pages[0].severity.value}
+        return self._test(
+            "every request fails and the good-events series does not exist: the outage pages",
+            [Segment(minutes, 1.0)],
+            [_count_is(_count_alerts(fastest), minutes, 1),
+             {"expr": f"round({self.rules.error_ratio_query(BASE_WINDOW)}, 0.001)", "eval_time": f"{minutes}m",
+              "exp_samples": [{"labels": self._record_labels(), "value": 1}]}],
+            series=rest,
+        )
+
+    def total_absent(self) -> dict[str, Any] | None:
+        """Errors counted but no total series: the SLI has no data (never 0% errors) and nothing fires."""
+        total_metric = {s.metric for s in self.plan if s.counts_bad and s.counts_good}
+        rest = [s for s in self.plan if s.metric not in total_metric]
+        if not rest or not total_metric or len(rest) == len(self.plan):
+            return None
+        minutes = OUTAGE_MINUTES
+        return self._test(
+            "error events but no total series: the SLI has no data and nothing fires",
+            [Segment(minutes, 1.0)],
+            [{"expr": f"absent({self.rules.error_ratio_query(BASE_WINDOW)})", "eval_time": f"{minutes}m",
+              "exp_samples": [{"labels": self.rules.selector, "value": 1}]},
+             _count_is(_count_alerts({"service": self.service.name, "slo": self.slo.name}), minutes, 0)],
+            series=rest,
+        )
+
+    def alerting_off(self) -> dict[str, Any] | None:
+        """No alerts for this SLO: an outage fires nothing, and the SLI is still recorded."""
+        if self.rules.alerts:
+            return None
+        minutes = OUTAGE_MINUTES
+        return self._test(
+            "alerting is off: a total outage fires no alert and the error ratio is still recorded",
+            [Segment(CLEAN_HISTORY_MINUTES, 0.0), Segment(minutes, 1.0)],
+            [_count_is(_count_alerts({"service": self.service.name, "slo": self.slo.name}),
+                       CLEAN_HISTORY_MINUTES + minutes, 0),
+             {"expr": f"round({self.rules.error_ratio_query(BASE_WINDOW)}, 0.001)",
+              "eval_time": f"{CLEAN_HISTORY_MINUTES + minutes}m",
+              "exp_samples": [{"labels": self._record_labels(), "value": 1}]}],
+        )
+
     def tests(self) -> list[dict[str, Any]]:
-        out: list[dict[str, Any] | None] = [self.outage()]
+        out: list[dict[str, Any] | None] = [self.outage(), self.alerting_off()]
         for tier in self.slo.tiers():
             out.append(self.threshold(tier, BELOW))
             out.append(self.threshold(tier, ABOVE))
-        out.append(self.budget())
+        out.extend((self.budget(), self.good_absent(), self.total_absent()))
         return [t for t in out if t is not None]
+
+
+# The stand-in SLI: two counters per SLO, which the synthesis always knows how to drive.
+STANDIN_ERRORS = "fireline_standin_errors_total"
+STANDIN_TOTAL = "fireline_standin_requests_total"
+
+
+def standin_slo(service: ServiceSpec, slo: SLOSpec) -> SLOSpec:
+    """The same SLO with its SLI replaced by stand-in counters: identical windows, tiers and alerts."""
+    labels = _selector({"service": service.name, "slo": slo.name})
+    sli = SLI(events=EventsSLI(errors=f"sum(rate({STANDIN_ERRORS}{labels}[{{{{.window}}}}]))",
+                               total=f"sum(rate({STANDIN_TOTAL}{labels}[{{{{.window}}}}]))"))
+    return slo.model_copy(update={"sli": sli})
 
 
 @dataclass(frozen=True)
 class GeneratedTests:
     text: str
-    untested: list[str]  # SLOs whose SLI shape could not be synthesised, with the reason
+    notes: list[str]  # what the user should know: SLOs tested through a stand-in SLI, and why
+    standin_rules: str | None = None  # rules of the stand-in SLOs, when there are any
+    standin_tests: str | None = None
 
 
-def render_tests_file(service: ServiceSpec, rules_file: str, source_name: str) -> GeneratedTests:
-    groups: list[dict[str, Any]] = []
-    untested = []
-    for slo in service.spec.slos:
-        plan = plan_series(slo)
-        if plan is None:
-            untested.append(f"{service.name}/{slo.name}: SLI query shape not recognised, "
-                            "no behavioural tests written (the rules are still checked by promtool)")
-            continue
-        groups.extend(_SLOTests(service, slo, plan).tests())
+def _document(rules_file: str, tests: list[dict[str, Any]], header: str) -> str:
     document: dict[str, Any] = {
         "rule_files": [rules_file],
         "evaluation_interval": f"{EVALUATION_INTERVAL_MINUTES}m",
-        "tests": groups,
+        "tests": tests,
     }
-    header = (f"promtool unit tests generated by fireline from {source_name} for "
-              f"{', '.join(group_name(service.name, s.name) for s in service.spec.slos)}.\n"
+    return dump_yaml(document, header=header)
+
+
+def render_tests_file(service: ServiceSpec, rules_file: str, source_name: str,
+                      standin_rules_file: str | None = None) -> GeneratedTests:
+    """Tests of the real rules, plus tests of stand-in rules for SLOs whose SLI shape is not synthesisable.
+
+    standin_rules_file is the stand-in rule file's path as the stand-in test file names it
+    (beside it by default).
+    """
+    groups: list[dict[str, Any]] = []
+    standins: list[SLOSpec] = []
+    standin_tests: list[dict[str, Any]] = []
+    notes = []
+    for slo in service.spec.slos:
+        plan = plan_series(slo)
+        if plan is not None:
+            groups.extend(_SLOTests(service, slo, plan).tests())
+            continue
+        stand_in = standin_slo(service, slo)
+        standins.append(stand_in)
+        stand_plan = plan_series(stand_in)
+        assert stand_plan is not None, "the stand-in SLI is always synthesisable"
+        standin_tests.extend(_SLOTests(service, stand_in, stand_plan, label="[stand-in SLI] ").tests())
+        notes.append(f"{service.name}/{slo.name}: the SLI query's shape cannot be driven by synthetic series; "
+                     f"its alerts and budget are tested through a stand-in SLI "
+                     f"(prometheus/tests/{service.name}.standin.test.yml), its query by promtool check only")
+    slos = ", ".join(group_name(service.name, s.name) for s in service.spec.slos)
+    header = (f"promtool unit tests generated by fireline from {source_name} for {slos}.\n"
               "Run: promtool test rules <this file>")
-    return GeneratedTests(dump_yaml(document, header=header), untested)
+    text = _document(rules_file, groups, header)
+    if not standins:
+        return GeneratedTests(text, notes)
+    stand_service = service.model_copy(update={"spec": service.spec.model_copy(update={"slos": standins})})
+    rules_name = standin_rules_file or f"{service.name}.standin.rules.yml"
+    standin_header = (f"promtool unit tests of fireline's rules for {source_name}, driven through a stand-in SLI "
+                      "(two counters) for the SLOs whose SLI query shape synthetic series cannot drive.\n"
+                      "Run: promtool test rules <this file>")
+    return GeneratedTests(
+        text, notes,
+        standin_rules=render_rules_file(stand_service, f"{source_name} (stand-in SLI for tests)"),
+        standin_tests=_document(rules_name, standin_tests, standin_header),
+    )

@@ -15,13 +15,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from fireline.rules.generate import (
-    BUDGET_REMAINING,
-    budget_alert_name,
-    burn_alert_name,
-    ratio_series,
-    runbook_file,
-)
+from fireline.rules.plan import RulePlan, budget_alert_name, budget_remaining_query, burn_alert_name, runbook_file
 from fireline.rules.sli import BASE_WINDOW, SLIQueries
 from fireline.slo.durations import human_seconds
 from fireline.slo.tiers import (
@@ -116,9 +110,8 @@ def _percent(value: float | Decimal) -> str:
     return f"{text}%"
 
 
-def _tier_row(tier: Tier, slo: SLOSpec, selector: str) -> TierRow:
+def _tier_row(tier: Tier, slo: SLOSpec, plan: RulePlan) -> TierRow:
     budget = slo.error_budget
-    budget_text = decimal_text(budget)
     burn = tier.burn_rate_threshold(slo.window)
     outage = detection_seconds(tier, slo.window, budget, 1.0) + tier.for_.seconds
     return TierRow(
@@ -132,8 +125,8 @@ def _tier_row(tier: Tier, slo: SLOSpec, selector: str) -> TierRow:
         outage_detection=human_seconds(outage),
         outage_budget_spent=_percent(budget_consumed_at_detection(tier, slo.window, budget, 1.0)),
         for_=str(tier.for_) if tier.for_.milliseconds else "",
-        long_query=f"{ratio_series(tier.long_window)}{selector} / {budget_text}",
-        short_query=f"{ratio_series(tier.short_window)}{selector} / {budget_text}",
+        long_query=plan.burn_rate_query(tier.long_window),
+        short_query=plan.burn_rate_query(tier.short_window),
     )
 
 
@@ -141,7 +134,7 @@ def _sli_queries(slo: SLOSpec) -> dict[str, str]:
     queries = SLIQueries(slo)
     if slo.sli.ratio is not None:
         return {"error ratio": render_window(slo.sli.ratio, BASE_WINDOW).strip()}
-    errors, total = queries.errors(BASE_WINDOW).strip(), queries.total(BASE_WINDOW).strip()
+    errors, total = queries.errors(BASE_WINDOW).text(), queries.total(BASE_WINDOW).text()
     return {"errors per second": errors, "requests per second": total,
             "error ratio": f"({errors})\n/\n({total})"}
 
@@ -207,7 +200,7 @@ class RunbookWriter:
         }
 
     def slo_context(self, service: ServiceSpec, slo: SLOSpec) -> dict[str, Any]:
-        selector = f'{{service="{service.name}",slo="{slo.name}"}}'
+        plan = RulePlan.build(service, slo)
         budget_text = decimal_text(slo.error_budget)
         return {
             **self._service_context(service),
@@ -218,37 +211,40 @@ class RunbookWriter:
             "error_budget": _percent(slo.error_budget),
             "error_budget_ratio": budget_text,
             "budget_minutes": human_seconds(float(slo.error_budget) * slo.window.seconds),
-            "selector": selector,
+            "plan": plan,
+            "selector": plan.selector,
             "sli_kind": _sli_kind(slo),
             "sli_queries": _sli_queries(slo),
             "burn_alert": burn_alert_name(service, slo),
             "budget_alert": budget_alert_name(service, slo),
-            "budget_series": f"{BUDGET_REMAINING}{selector}",
-            "ratio_5m": f"{ratio_series(BASE_WINDOW)}{selector}",
-            "ratio_window": f"{ratio_series(slo.window)}{selector}",
+            "budget_series": plan.budget_remaining_query(),
+            "ratio_5m": plan.error_ratio_query(BASE_WINDOW),
+            "ratio_window": plan.error_ratio_query(slo.window),
             "budget_levels": {"warning": decimal_text(slo.alerting.budget.warning),
                               "critical": decimal_text(slo.alerting.budget.critical)},
         }
 
     def burn_runbook(self, service: ServiceSpec, slo: SLOSpec, severity: Severity) -> str:
         context = self.slo_context(service, slo)
-        selector = context["selector"]
-        tiers = [_tier_row(t, slo, selector) for t in slo.tiers() if t.severity is severity]
+        plan = context["plan"]
+        tiers = [_tier_row(t, slo, plan) for t in slo.tiers() if t.severity is severity]
         return self._render("burn.md.j2",
             **context, severity=severity.value, tiers=tiers,
-            all_tiers=[_tier_row(t, slo, selector) for t in slo.tiers()],
+            all_tiers=[_tier_row(t, slo, plan) for t in slo.tiers()],
         )
 
     def budget_runbook(self, service: ServiceSpec, slo: SLOSpec, level: str) -> str:
         context = self.slo_context(service, slo)
+        budget = slo.alerting.budget
+        severity = budget.critical_severity if level == "critical" else budget.warning_severity
         burn_runbooks = [sev.value for sev in (Severity.PAGE, Severity.TICKET)
                          if any(t.severity is sev for t in slo.tiers())]
         policy = [lv for lv in DEFAULT_POLICY
                   if lv.name in (("critical", "lockdown") if level == "critical" else ("alert", "critical"))]
         return self._render("budget.md.j2",
-            **context, level=level, severity="page" if level == "critical" else "ticket",
+            **context, level=level, severity=severity.value,
             threshold=context["budget_levels"][level], policy_levels=policy, burn_runbooks=burn_runbooks,
-            all_tiers=[_tier_row(t, slo, context["selector"]) for t in slo.tiers()],
+            all_tiers=[_tier_row(t, slo, context["plan"]) for t in slo.tiers()],
         )
 
     def cause_runbook(self, service: ServiceSpec, warning: CauseWarning) -> str:
@@ -265,10 +261,11 @@ class RunbookWriter:
                 if severity in severities:
                     files[runbook_file(service.name, slo.name, severity.value)] = self.burn_runbook(
                         service, slo, severity)
-            if not slo.alerting.budget.disable:
-                for level in ("warning", "critical"):
-                    files[runbook_file(service.name, slo.name, f"budget-{level}")] = self.budget_runbook(
-                        service, slo, level)
+            # One runbook per budget alert the plan has (none when alerting or its severity is off).
+            for alert in RulePlan.build(service, slo).budget_alerts():
+                level = alert.labels["budget_level"]
+                files[runbook_file(service.name, slo.name, alert.runbook_kind)] = self.budget_runbook(
+                    service, slo, level)
         for warning in service.spec.warnings:
             name = f"{service.name}-{warning.file_part}.md"
             if name in files:
@@ -283,7 +280,7 @@ class RunbookWriter:
              "objective": decimal_text(slo.objective), "window": str(slo.window),
              "error_budget": _percent(slo.error_budget),
              "budget_time": human_seconds(float(slo.error_budget) * slo.window.seconds),
-             "budget_series": f'{BUDGET_REMAINING}{{service="{s.name}",slo="{slo.name}"}}'}
+             "budget_series": budget_remaining_query(s.name, slo.name)}
             for s in sorted(services, key=lambda s: s.name) for slo in s.spec.slos
         ]
         return self._render("error-budget-policy.md.j2", levels=DEFAULT_POLICY, slos=rows)

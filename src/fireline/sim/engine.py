@@ -1,10 +1,10 @@
 """Evaluate a policy over an SLI history the way Prometheus evaluates fireline's generated rules.
 
-The rule group of one SLO (fireline.rules.generate) records, at every evaluation:
-  * windows up to 6h (RAW_WINDOW_MAX): `(errors[W] or vector(0)) / total[W]` from raw counters with rate();
-  * `slo:sli_errors:rate5m` (or vector(0)) and `slo:sli_total:rate5m`;
-  * longer windows: `sum_over_time(errors5m[W]) / sum_over_time(total5m[W])` over those recordings
-    (ratio SLIs: `avg_over_time(ratio_rate5m[W])`);
+The rule group of one SLO (fireline.rules.plan) records, at every evaluation:
+  * windows the plan reads from raw counters (Source.RAW): `(errors[W] or vector(0)) / total[W]` with rate();
+  * the 5m error rate (or vector(0)) and the 5m total rate;
+  * windows the plan reads from recordings (Source.RECORDED): `sum_over_time(errors5m[W]) /
+    sum_over_time(total5m[W])` over those 5m recordings (ratio SLIs: `avg_over_time(ratio5m[W])`);
 and then alerts on `long / budget > burn and short / budget > burn`. Recording rules come first in
 the group, so an alert at time t reads the ratios recorded at t itself.
 
@@ -19,7 +19,8 @@ from decimal import Decimal
 
 import numpy as np
 
-from fireline.rules.sli import BASE_WINDOW, RAW_WINDOW_MAX
+from fireline.rules.plan import Source, window_source
+from fireline.rules.sli import BASE_WINDOW
 from fireline.sim.history import SLIHistory, SLIShape
 from fireline.sim.policies import Policy, PolicyTier
 from fireline.sim.promql import (
@@ -59,7 +60,7 @@ def evaluation_times(history: SLIHistory, interval: Duration) -> IntArray:
 
 
 class ErrorRatios:
-    """The recorded `slo:sli_error:ratio_rate<W>` series of one SLO at every evaluation time."""
+    """The recorded error ratio over each window of one SLO at every evaluation time."""
 
     def __init__(self, history: SLIHistory, shape: SLIShape, eval_ms: IntArray) -> None:
         self.history = history
@@ -106,10 +107,10 @@ class ErrorRatios:
     def _compute(self, window: Duration) -> Sampled:
         ms = window.milliseconds
         if self.shape is SLIShape.RATIO:
-            if window <= RAW_WINDOW_MAX:
+            if window_source(window) is Source.RAW:
                 return divide(self.errors(ms), self.total(ms))
             return avg_over_time(self.recorded("ratio"), ms)
-        if window <= RAW_WINDOW_MAX:
+        if window_source(window) is Source.RAW:
             return divide(self.errors(ms).or_zero(), self.total(ms))
         return divide(sum_over_time(self.recorded("errors"), ms), sum_over_time(self.recorded("total"), ms))
 

@@ -88,11 +88,11 @@ def fetch_history(client: httpx.Client, slo: SLOSpec, window: RangeWindow) -> SL
     queries = SLIQueries(slo)
     rate_window = window.rate_window
     if queries.event_based:
-        total = _range_query(client, queries.total(rate_window), window)
-        errors = _range_query(client, queries.errors(rate_window), window)
+        total = _range_query(client, queries.total(rate_window).text(), window)
+        errors = _range_query(client, queries.errors(rate_window).text(), window)
     else:
         # A ratio SLI has no counts: replay it as one event per second with that error ratio.
-        errors = _range_query(client, queries.ratio(rate_window), window)
+        errors = _range_query(client, queries.ratio(rate_window).text(), window)
         total = {t: 1.0 for t in errors}
     times = sorted(total)
     if len(times) < 2:

@@ -278,8 +278,13 @@ class OpenSLODoc(Model):
 _WINDOW_RE = re.compile(r"\{\{\s*\.window\s*\}\}")
 
 
-def _openslo_rate(query: str) -> str:
-    """OpenSLO counter queries are bare counters; fireline needs a rate over {{.window}}."""
+def _openslo_rate(query: str, counter: bool) -> str:
+    """OpenSLO queries are bare series; fireline needs events over {{.window}}.
+
+    A counter (`counter: true`, the default) becomes `sum(rate(q[{{.window}}]))`. A gauge
+    (`counter: false`) holds each sample's count of events itself, so it is summed over the window,
+    never wrapped in rate(): `sum(sum_over_time(q[{{.window}}]))`.
+    """
     query = query.strip()
     if _WINDOW_RE.search(query):
         return query  # already windowed (as Sloth's OpenSLO examples are)
@@ -287,10 +292,11 @@ def _openslo_rate(query: str) -> str:
 
     expr = promql_parser.parse(query)
     if isinstance(expr, promql_parser.VectorSelector):
-        return f"sum(rate({query}[{{{{.window}}}}]))"
+        return f"sum({'rate' if counter else 'sum_over_time'}({query}[{{{{.window}}}}]))"
+    kind = "counter" if counter else "gauge"
     raise ValueError(
-        f"cannot derive a rate from {query!r}: give a counter selector (e.g. http_requests_total{{code=~\"5..\"}}) "
-        "or a query with [{{.window}}]"
+        f"cannot derive events over a window from {query!r}: give a {kind} selector "
+        f"(e.g. http_requests_total{{code=~\"5..\"}}) or a query with [{{{{.window}}}}]"
     )
 
 
@@ -307,19 +313,19 @@ def _openslo_to_native(doc: OpenSLODoc) -> dict[str, Any]:
         ratio = objective.ratioMetrics or (spec.indicator.spec.ratioMetric if spec.indicator else None)
         if ratio is None:
             raise ValueError(f"objectives[{i}] has no ratio metric")
-        total = _openslo_rate(ratio.total.promql())
+        total = _openslo_rate(ratio.total.promql(), ratio.counter)
         if ratio.bad is not None:
-            errors = _openslo_rate(ratio.bad.promql())
+            events = {"errors": _openslo_rate(ratio.bad.promql(), ratio.counter), "total": total}
         else:
             assert ratio.good is not None
-            errors = f"({total}) - ({_openslo_rate(ratio.good.promql())})"
+            events = {"good": _openslo_rate(ratio.good.promql(), ratio.counter), "total": total}
         name = doc.metadata.name if len(spec.objectives) == 1 else f"{doc.metadata.name}-{i}"
         slos.append({
             "name": name,
             "objective": objective.percent(),
             "window": str(window),
             "description": spec.description,
-            "sli": {"events": {"errors": errors, "total": total}},
+            "sli": {"events": events},
         })
     labels = {str(k): str(v) for k, v in doc.metadata.labels.items()}
     return {

@@ -23,7 +23,8 @@ ALERT_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 WINDOW_PLACEHOLDER_RE = re.compile(r"\{\{\s*\.window\s*\}\}")
 # Labels fireline sets itself on generated series and alerts; a spec may not override them.
 RESERVED_LABELS = frozenset(
-    {"service", "slo", "team", "fireline_severity", "long_window", "short_window", "alertname", "__name__"}
+    {"service", "slo", "team", "fireline_severity", "long_window", "short_window", "budget_level", "alertname",
+     "__name__"}
 )
 
 MIN_WINDOW = Duration.parse("7d")
@@ -113,18 +114,25 @@ class Model(BaseModel):
 
 
 class EventsSLI(Model):
-    errors: str = Field(description="PromQL for the rate of bad events, with [{{.window}}]")
+    """Bad events and all events, or good events and all events: rates with [{{.window}}]."""
+
+    errors: str | None = Field(default=None, description="PromQL for the rate of bad events, with [{{.window}}]")
+    good: str | None = Field(default=None, description="PromQL for the rate of good events, with [{{.window}}]")
     total: str = Field(description="PromQL for the rate of all events, with [{{.window}}]")
 
-    @field_validator("errors", "total")
+    @field_validator("errors", "good", "total")
     @classmethod
-    def _windowed(cls, value: str, info: Any) -> str:
-        return _check_windowed_query(value, f"the {info.field_name} query")
+    def _windowed(cls, value: str | None, info: Any) -> str | None:
+        return None if value is None else _check_windowed_query(value, f"the {info.field_name} query")
 
     @model_validator(mode="after")
     def _distinct(self) -> EventsSLI:
+        if (self.errors is None) == (self.good is None):
+            raise ValueError("give total with exactly one of errors (bad events) or good (good events)")
         if self.errors == self.total:
             raise ValueError("errors and total are the same query: the error ratio would always be 100%")
+        if self.good == self.total:
+            raise ValueError("good and total are the same query: the error ratio would always be 0%")
         return self
 
 
@@ -181,7 +189,7 @@ class SLI(Model):
         given = [name for name in ("events", "ratio", "latency") if getattr(self, name) is not None]
         if len(given) != 1:
             raise ValueError(
-                "give exactly one of events (errors and total), ratio or latency"
+                "give exactly one of events (errors or good, and total), ratio or latency"
                 + (f"; got {', '.join(given)}" if given else "")
             )
         return self
@@ -226,10 +234,21 @@ class TierSpec(Model):
 
 
 class BudgetAlerting(Model):
+    """Alerts on the budget left over the SLO window: a ticket at each level unless severities say otherwise."""
+
     disable: bool = False
     name: str | None = None
     warning: Number = Decimal(25)  # percent of budget remaining
     critical: Number = Decimal(10)
+    warning_severity: Severity = Severity.TICKET
+    critical_severity: Severity = Severity.TICKET
+    labels: LabelMap = {}
+    annotations: dict[str, str] = {}
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        return _check_labels(value, "label")
 
     @model_validator(mode="after")
     def _order(self) -> BudgetAlerting:
@@ -242,6 +261,7 @@ class BudgetAlerting(Model):
 
 
 class Alerting(Model):
+    disable: bool = False  # no alerts at all for this SLO (burn and budget); the recordings stay
     name: str | None = None
     labels: LabelMap = {}
     annotations: dict[str, str] = {}
@@ -344,11 +364,18 @@ class SLOSpec(Model):
 
     def tiers(self) -> list[Tier]:
         """The tiers in force, without the disabled severities."""
+        if self.alerting.disable:
+            return []
         chosen = [t.to_tier() for t in self.alerting.tiers] if self.alerting.tiers is not None else list(DEFAULT_TIERS)
+        return [t for t in chosen if t.severity not in self.disabled_severities()]
+
+    def disabled_severities(self) -> set[Severity]:
+        if self.alerting.disable:
+            return set(Severity)
         disabled = {Severity.PAGE} if self.alerting.page.disable else set()
         if self.alerting.ticket.disable:
             disabled.add(Severity.TICKET)
-        return [t for t in chosen if t.severity not in disabled]
+        return disabled
 
 
 class Operations(Model):

@@ -36,6 +36,7 @@ from ruamel.yaml import YAML
 
 from fireline.routing.expected import ExpectedRoute
 from fireline.routing.tree import AlertmanagerConfig, Route, receivers_for
+from fireline.rules.plan import traffic_query
 from fireline.stack.amconfig import DRILL_LABEL, DRILL_PREFIX, CaptureMap, unsafe_receivers
 from fireline.stack.clients import (
     AlertmanagerSet,
@@ -710,8 +711,7 @@ class Drill:
                     f"{', '.join(names)} still fires from an earlier outage: a new page cannot be measured until it "
                     "resolves (the 5m window needs ~5 minutes of clean traffic) or the stack restarts"])
             # Measure detection, not warm-up: wait until the SLI has data before breaking anything.
-            ready = self._wait(lambda: bool(prom.query(
-                f'slo:sli_total:rate5m{{service="{service}"}} > 0')), 90, step=1.0)
+            ready = self._wait(lambda: bool(prom.query(f"{traffic_query(service)} > 0")), 90, step=1.0)
             if not ready:
                 return self._result(7, "fail", [f"Prometheus has no traffic for {service} after 90s "
                                                 f"(is the demo service scraped as job checkout?)"])

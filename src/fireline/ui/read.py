@@ -4,8 +4,8 @@
   loads them), thresholds from fireline.slo.tiers.
 - Budget remaining with exclusions, policy tier, frozen change classes, exclusions, audit log: the
   policy engine's stored state (its tables), when the engine runs; otherwise the recorded
-  `slo:error_budget_remaining:ratio` from Prometheus (labelled as such: it has no exclusions).
-- Burn rates and firing alerts: instant queries of the recorded `slo:` series and `ALERTS`.
+  recorded budget remaining from Prometheus (labelled as such: it has no exclusions).
+- Burn rates and firing alerts: instant queries of the recorded series (the rule plan names them) and `ALERTS`.
 - Incidents, timelines, notifications: the incidents module's tables.
 """
 
@@ -26,8 +26,15 @@ from sqlalchemy.orm import Session
 
 from fireline.clients.prometheus import PrometheusError, PrometheusUnavailable
 from fireline.incidents.models import Incident, Status
-from fireline.rules.generate import BUDGET_REMAINING, runbook_file
+from fireline.rules.plan import (
+    budget_remaining_query,
+    burn_rate_query,
+    runbook_file,
+    window_of_ratio_series,
+    window_ratios_query,
+)
 from fireline.server.context import ServerContext
+from fireline.slo.durations import Duration
 from fireline.slo.tiers import Tier, decimal_text
 from fireline.spec.loader import LoadedService
 from fireline.spec.models import ServiceSpec, SLOSpec
@@ -35,7 +42,6 @@ from fireline.ui.prometheus import RangeClient
 
 log = logging.getLogger("fireline.ui")
 PROMETHEUS_TIMEOUT = 4.0
-_RATIO_PREFIX = "slo:sli_error:ratio_rate"
 
 
 @dataclass(frozen=True)
@@ -184,11 +190,13 @@ def read_prometheus(ctx: ServerContext, at: datetime) -> PrometheusReadings:
         return readings
     try:
         with RangeClient(url, timeout=PROMETHEUS_TIMEOUT) as client:
-            for sample in client.query(f'{{__name__=~"{_RATIO_PREFIX}.+"}}', at):
-                name = sample.labels.get("__name__", "")
-                key = (sample.labels.get("service", ""), sample.labels.get("slo", ""), name[len(_RATIO_PREFIX):])
+            for sample in client.query(window_ratios_query(), at):
+                window = window_of_ratio_series(sample.labels.get("__name__", ""))
+                if window is None:
+                    continue
+                key = (sample.labels.get("service", ""), sample.labels.get("slo", ""), str(window))
                 readings.ratios[key] = sample.value
-            for sample in client.query(BUDGET_REMAINING, at):
+            for sample in client.query(budget_remaining_query(), at):
                 readings.remaining[(sample.labels.get("service", ""), sample.labels.get("slo", ""))] = sample.value
             readings.alerts = [s.labels for s in client.query('ALERTS{alertstate="firing"}', at)]
     except PrometheusUnavailable as exc:
@@ -308,19 +316,12 @@ def range_series(ctx: ServerContext, promql: str, window: ChartRange) -> list[tu
     return series[0].points if series else []
 
 
-def selector(entry: CatalogEntry) -> str:
-    def quote(value: str) -> str:
-        return value.replace("\\", "\\\\").replace('"', '\\"')
-    return f'{{service="{quote(entry.service.name)}",slo="{quote(entry.slo.name)}"}}'
-
-
 def budget_query(entry: CatalogEntry) -> str:
-    return f"{BUDGET_REMAINING}{selector(entry)}"
+    return budget_remaining_query(entry.service.name, entry.slo.name)
 
 
 def burn_query(entry: CatalogEntry, window: str) -> str:
-    budget = decimal_text(entry.slo.error_budget)
-    return f"{_RATIO_PREFIX}{window}{selector(entry)} / {budget}"
+    return burn_rate_query(entry.service.name, entry.slo.name, Duration.parse(window), entry.slo.error_budget)
 
 
 def long_windows(entry: CatalogEntry) -> list[str]:

@@ -1,0 +1,456 @@
+"""The rule plan: one typed model of every series, alert and reader query of an SLO.
+
+Generation is a short ordered chain per SLO (after Sloth): SLI recordings -> window ratios ->
+metadata and budget -> alerts, each step filling one part of a `RulePlan`. Every output (rule
+files, PrometheusRule, promtool tests, runbooks, dashboards) and every reader (the simulator, the
+UI, the policy engine, the postmortem, the drill) asks the plan: series names, which windows read
+raw counters and which read recordings, and the PromQL of "budget remaining of this SLO" are
+decided here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from fireline.promql import Binary, Call, Expr, Matcher, Number, Paren, VectorSelector
+from fireline.promql.selectors import Selector
+from fireline.rules.sli import BASE_WINDOW, RAW_WINDOW_MAX, SLIQueries
+from fireline.slo.durations import Duration, DurationError
+from fireline.slo.tiers import Severity, Tier, decimal_text
+from fireline.spec.models import ServiceSpec, SLOSpec
+
+# --- series names: the only place in src/ that spells them ---------------------------------------
+
+ERRORS_5M = "slo:sli_errors:rate5m"
+TOTAL_5M = "slo:sli_total:rate5m"
+OBJECTIVE = "slo:objective:ratio"
+ERROR_BUDGET = "slo:error_budget:ratio"
+WINDOW_SECONDS = "slo:window:seconds"
+BUDGET_REMAINING = "slo:error_budget_remaining:ratio"
+_RATIO_PREFIX = "slo:sli_error:ratio_rate"
+_RATIO_NAME_RE = re.compile(re.escape(_RATIO_PREFIX) + r"(.+)$")
+
+DEFAULT_RUNBOOK_BASE = "runbooks"
+# The SLO-window rules read days of recorded samples: evaluated every 30s they were most of the
+# cost of a rule set (bench/RESULTS.md). Budget remaining moves slowly, so they get their own group.
+BUDGET_GROUP_INTERVAL = Duration.parse("2m30s")
+
+
+def ratio_series(window: Duration) -> str:
+    """Name of the recorded error ratio over a window."""
+    return f"{_RATIO_PREFIX}{window}"
+
+
+def window_of_ratio_series(name: str) -> Duration | None:
+    """The window of a recorded error-ratio series name, or None for any other name."""
+    match = _RATIO_NAME_RE.match(name)
+    if match is None:
+        return None
+    try:
+        return Duration.parse(match.group(1))
+    except DurationError:
+        return None
+
+
+class Source(StrEnum):
+    """Where a recorded window's value comes from."""
+
+    RAW = "raw"            # the SLI's own counters, with rate() over the window
+    RECORDED = "recorded"  # fireline's 5m recordings, summed or averaged over the window
+    CONSTANT = "constant"  # a number from the spec (objective, budget, window length)
+
+
+def window_source(window: Duration) -> Source:
+    """Raw counters up to RAW_WINDOW_MAX (exact rate() for every page tier), recordings beyond."""
+    return Source.RAW if window <= RAW_WINDOW_MAX else Source.RECORDED
+
+
+def identity(service: str, slo: str) -> dict[str, str]:
+    """The labels that name one SLO on every series and alert fireline writes."""
+    return {"service": service, "slo": slo}
+
+
+def _identity_matchers(service: str | None, slo: str | None) -> tuple[Matcher, ...]:
+    pairs = (("service", service), ("slo", slo))
+    return tuple(Matcher(name, "=", value) for name, value in pairs if value is not None)
+
+
+def budget_remaining_query(service: str | None = None, slo: str | None = None) -> str:
+    """Budget remaining (1 untouched, 0 spent) of one SLO, of a service's SLOs, or of every SLO."""
+    return Selector(BUDGET_REMAINING, _identity_matchers(service, slo)).text()
+
+
+def window_ratios_query() -> str:
+    """Every recorded error-ratio series of every SLO and window, for one instant query."""
+    return Selector("", (Matcher("__name__", "=~", re.escape(_RATIO_PREFIX) + ".+"),)).text()
+
+
+def burn_rate_query(service: str, slo: str, window: Duration, error_budget: Decimal) -> str:
+    """Burn rate over a window: the recorded error ratio as a multiple of the error budget."""
+    ratio = VectorSelector(Selector(ratio_series(window), _identity_matchers(service, slo)))
+    return Binary("/", ratio, Number.of(error_budget)).text()
+
+
+def traffic_query(service: str | None = None) -> str:
+    """Events per second over the 5m base window, recorded for event-based SLIs."""
+    return Selector(TOTAL_5M, _identity_matchers(service, None)).text()
+
+
+# --- the plan's parts ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recording:
+    name: str
+    expr: Expr
+    labels: dict[str, str]
+    source: Source
+    window: Duration | None = None
+
+    def rule(self) -> dict[str, Any]:
+        return {"record": self.name, "expr": self.expr.text(), "labels": dict(self.labels)}
+
+
+class AlertKind(StrEnum):
+    BURN = "burn"      # a multi-window burn-rate tier
+    BUDGET = "budget"  # budget remaining below a level
+
+
+@dataclass(frozen=True)
+class Alert:
+    name: str
+    kind: AlertKind
+    severity: Severity
+    expr: Expr
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    threshold: Decimal  # burn rate for BURN, budget-remaining fraction for BUDGET
+    runbook_kind: str   # page, ticket, budget-warning, budget-critical
+    tier: Tier | None = None
+    for_: Duration = field(default_factory=lambda: Duration(0))
+
+    def rule(self) -> dict[str, Any]:
+        rule: dict[str, Any] = {"alert": self.name, "expr": self.expr.text()}
+        if self.for_.milliseconds:
+            rule["for"] = str(self.for_)
+        rule["labels"] = dict(self.labels)
+        rule["annotations"] = dict(self.annotations)
+        return rule
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    rules: tuple[Recording | Alert, ...]
+    interval: Duration | None = None  # None: the global evaluation interval
+
+    def rule_group(self) -> dict[str, Any]:
+        group: dict[str, Any] = {"name": self.name}
+        if self.interval is not None:
+            group["interval"] = str(self.interval)
+        group["rules"] = [r.rule() for r in self.rules]
+        return group
+
+
+def group_name(service: str, slo: str) -> str:
+    return f"fireline:{service}:{slo}"
+
+
+def budget_group_name(service: str, slo: str) -> str:
+    return f"fireline:{service}:{slo}:budget"
+
+
+def _camel(text: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text) if part)
+
+
+def burn_alert_name(service: ServiceSpec, slo: SLOSpec) -> str:
+    return slo.alerting.name or f"{_camel(service.name)}{_camel(slo.name)}ErrorBudgetBurn"
+
+
+def budget_alert_name(service: ServiceSpec, slo: SLOSpec) -> str:
+    return slo.alerting.budget.name or f"{_camel(service.name)}{_camel(slo.name)}ErrorBudgetLow"
+
+
+def runbook_file(service: str, slo: str, kind: str) -> str:
+    """File name of a generated runbook; kind is page, ticket, budget-warning or budget-critical."""
+    return f"{service}-{slo}-{kind}.md"
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    runbook_base_url: str = DEFAULT_RUNBOOK_BASE
+
+
+def windows(slo: SLOSpec) -> list[Duration]:
+    """Every window a ratio is recorded for: the 5m base, the tiers' windows, the SLO window."""
+    found = {BASE_WINDOW, slo.window}
+    for tier in slo.tiers():
+        found.update((tier.long_window, tier.short_window))
+    return sorted(found)
+
+
+# Annotations that carry an alert's facts as data for machines (fireline serve reads them); prose
+# annotations (summary, description) are for people and never parsed.
+FACT_BURN_RATE = "burn_rate"
+FACT_BURN_THRESHOLD = "burn_rate_threshold"
+FACT_BUDGET_REMAINING = "error_budget_remaining"
+FACT_ANNOTATIONS = (FACT_BURN_RATE, FACT_BURN_THRESHOLD, FACT_BUDGET_REMAINING)
+
+
+class _Builder:
+    """Fills a RulePlan step by step; each method is one step of the chain."""
+
+    def __init__(self, service: ServiceSpec, slo: SLOSpec, options: GenerateOptions) -> None:
+        self.service, self.slo, self.options = service, slo, options
+        self.queries = SLIQueries(slo)
+        self.budget = slo.error_budget
+        self.matchers = _identity_matchers(service.name, slo.name)
+        # Labels on every rule: identity first, then the user's, sorted for stable output.
+        self.labels = {
+            **identity(service.name, slo.name),
+            **dict(sorted({**service.metadata.labels, **slo.labels}.items())),
+        }
+
+    # series of this SLO, selected by its identity
+    def series(self, name: str) -> VectorSelector:
+        return VectorSelector(Selector(name, self.matchers))
+
+    def ratio(self, window: Duration) -> VectorSelector:
+        return self.series(ratio_series(window))
+
+    def burn_rate(self, window: Duration) -> Expr:
+        return Binary("/", self.ratio(window), Number.of(self.budget))
+
+    def record(self, name: str, expr: Expr, source: Source, window: Duration | None = None) -> Recording:
+        return Recording(name, expr, dict(self.labels), source, window)
+
+    def tier_windows(self) -> list[Duration]:
+        """Windows the burn-rate alerts read; the SLO window only when a tier uses it too."""
+        used = {BASE_WINDOW}
+        for tier in self.slo.tiers():
+            used.update((tier.long_window, tier.short_window))
+        return sorted(used)
+
+    def window_ratio(self, window: Duration) -> Recording:
+        q = self.queries
+        source = window_source(window)
+        expr: Expr
+        if source is Source.RAW:
+            expr = q.ratio(window)
+        elif q.event_based:
+            expr = Binary("/", Call.of("sum_over_time", self.series(ERRORS_5M).range(window)),
+                          Call.of("sum_over_time", self.series(TOTAL_5M).range(window)), before="\n", after="\n")
+        else:
+            expr = Call.of("avg_over_time", self.ratio(BASE_WINDOW).range(window))
+        return self.record(ratio_series(window), expr, source, window)
+
+    def sli_recordings(self) -> list[Recording]:
+        q = self.queries
+        out: list[Recording] = []
+        if q.event_based:
+            errors = Binary("or", q.errors(BASE_WINDOW), Call.of("vector", Number.of(0)), before="\n")
+            out.append(self.record(ERRORS_5M, errors, Source.RAW, BASE_WINDOW))
+            out.append(self.record(TOTAL_5M, q.total(BASE_WINDOW), Source.RAW, BASE_WINDOW))
+            out.append(self.record(ratio_series(BASE_WINDOW),
+                                   Binary("/", self.series(ERRORS_5M), self.series(TOTAL_5M), before="\n", after="\n"),
+                                   Source.RECORDED, BASE_WINDOW))
+        else:
+            out.append(self.record(ratio_series(BASE_WINDOW), q.ratio(BASE_WINDOW), Source.RAW, BASE_WINDOW))
+        out.extend(self.window_ratio(w) for w in self.tier_windows() if w != BASE_WINDOW)
+        return out
+
+    def metadata_recordings(self) -> list[Recording]:
+        slo_window = [] if self.slo.window in self.tier_windows() else [self.window_ratio(self.slo.window)]
+        seconds = Decimal(self.slo.window.milliseconds) / 1000
+        remaining = Binary("-", Number.of(1), Binary("/", self.ratio(self.slo.window), Number.of(self.budget)))
+        return [
+            *slo_window,
+            self.record(OBJECTIVE, Call.of("vector", Number.of(self.slo.objective / 100)), Source.CONSTANT),
+            self.record(ERROR_BUDGET, Call.of("vector", Number.of(self.budget)), Source.CONSTANT),
+            self.record(WINDOW_SECONDS, Call.of("vector", Number.of(seconds)), Source.CONSTANT),
+            self.record(BUDGET_REMAINING, remaining, Source.RECORDED, self.slo.window),
+        ]
+
+    def runbook(self, kind: str) -> str:
+        if self.slo.alerting.runbook:
+            return self.slo.alerting.runbook
+        base = self.options.runbook_base_url.rstrip("/")
+        return f"{base}/{runbook_file(self.service.name, self.slo.name, kind)}"
+
+    @staticmethod
+    def template_query(promql: Expr, fmt: str | None) -> str:
+        # Prometheus templates have no arithmetic: the sum is done by PromQL through query.
+        shown = f" | {fmt}" if fmt else ""
+        return (f"{{{{ with query `{promql.text()}` }}}}{{{{ . | first | value{shown} }}}}"
+                f"{{{{ else }}}}{'unknown' if fmt else ''}{{{{ end }}}}")
+
+    def severity_labels(self, severity: Severity) -> dict[str, str]:
+        cfg = self.slo.alerting.page if severity is Severity.PAGE else self.slo.alerting.ticket
+        return {
+            **self.labels,
+            "team": self.service.spec.team,
+            **self.slo.alerting.labels,
+            **cfg.labels,
+            "fireline_severity": severity.value,
+        }
+
+    def burn_alert(self, tier: Tier) -> Alert:
+        threshold = tier.burn_rate_threshold(self.slo.window)
+        threshold_num = Number.of(threshold)
+        long_burn, short_burn = self.burn_rate(tier.long_window), self.burn_rate(tier.short_window)
+        expr = Binary("and", Binary(">", long_burn, threshold_num), Binary(">", short_burn, threshold_num),
+                      before="\n", after="\n")
+        window_seconds = Number.of(Decimal(self.slo.window.milliseconds) / 1000)
+        exhaustion = Binary("/", Binary("*", Call.of("clamp_min", self.series(BUDGET_REMAINING), Number.of(0)),
+                                        window_seconds), Paren(long_burn))
+        objective = decimal_text(self.slo.objective)
+        error_ratio_threshold = float(tier.error_ratio_threshold(self.slo.window, self.budget))
+        what = self.slo.description.rstrip(".") + ". " if self.slo.description else ""
+        remaining = self.series(BUDGET_REMAINING)
+        generated = {
+            "summary": (f"{self.service.name} {self.slo.name}: error budget burning "
+                        f"{{{{ $value | printf \"%.1f\" }}}}x faster than allowed "
+                        f"({tier.long_window}/{tier.short_window} windows, {tier.severity.value})"),
+            "description": (
+                f"{what}Burn rate over {tier.long_window}: {{{{ $value | printf \"%.2f\" }}}} "
+                f"(threshold {threshold_num}, also exceeded over {tier.short_window}). "
+                f"Error ratio over {tier.long_window}: "
+                f"{self.template_query(self.ratio(tier.long_window), 'humanizePercentage')} "
+                f"(objective {objective}%, alert above {error_ratio_threshold:.4g}). "
+                f"Error budget left over {self.slo.window}: "
+                f"{self.template_query(remaining, 'humanizePercentage')}. "
+                f"At this rate the remaining budget is gone in "
+                f"{self.template_query(exhaustion, 'humanizeDuration')}."
+            ),
+            "runbook_url": self.runbook(tier.severity.value),
+        }
+        facts = {
+            FACT_BURN_RATE: "{{ $value }}",
+            FACT_BURN_THRESHOLD: threshold_num.text(),
+            FACT_BUDGET_REMAINING: self.template_query(remaining, None),
+        }
+        cfg = self.slo.alerting.page if tier.severity is Severity.PAGE else self.slo.alerting.ticket
+        labels = {
+            **self.severity_labels(tier.severity),
+            "long_window": str(tier.long_window),
+            "short_window": str(tier.short_window),
+        }
+        annotations = {**generated, **self.slo.alerting.annotations, **cfg.annotations, **facts}
+        return Alert(burn_alert_name(self.service, self.slo), AlertKind.BURN, tier.severity, expr, labels,
+                     annotations, threshold, tier.severity.value, tier, tier.for_)
+
+    def budget_alerts(self) -> list[Alert]:
+        budget_cfg = self.slo.alerting.budget
+        # Alerting switched off (alerting.disable, or page and ticket both disabled as Sloth's
+        # no-alerts spec does) means no alerts at all for the SLO, budget alerts included.
+        if budget_cfg.disable or self.slo.disabled_severities() == set(Severity):
+            return []
+        alerts = []
+        for level_name, level, severity in (
+            ("warning", budget_cfg.warning, budget_cfg.warning_severity),
+            ("critical", budget_cfg.critical, budget_cfg.critical_severity),
+        ):
+            fraction = level / 100
+            generated = {
+                "summary": (f"{self.service.name} {self.slo.name}: {{{{ $value | humanizePercentage }}}} "
+                            f"of the {self.slo.window} error budget left (below {decimal_text(level)}%)"),
+                "description": (
+                    f"Error ratio over {self.slo.window}: "
+                    f"{self.template_query(self.ratio(self.slo.window), 'humanizePercentage')} "
+                    f"against an objective of {decimal_text(self.slo.objective)}%. "
+                    "Follow the error-budget policy for this level."
+                ),
+                "runbook_url": self.runbook(f"budget-{level_name}"),
+            }
+            # The burn alerts' own summary and description describe a burn, not the budget.
+            common = {k: v for k, v in self.slo.alerting.annotations.items() if k not in ("summary", "description")}
+            labels = {**self.severity_labels(severity), **budget_cfg.labels, "budget_level": level_name}
+            annotations = {**generated, **common, **budget_cfg.annotations, FACT_BUDGET_REMAINING: "{{ $value }}"}
+            expr = Binary("<", self.series(BUDGET_REMAINING), Number.of(fraction))
+            alerts.append(Alert(budget_alert_name(self.service, self.slo), AlertKind.BUDGET, severity, expr,
+                                labels, annotations, fraction, f"budget-{level_name}"))
+        return alerts
+
+    def build(self) -> RulePlan:
+        # Recording rules come first in each group, so the alerts after them read fresh values.
+        burn: list[Recording | Alert] = [*self.sli_recordings(), *(self.burn_alert(t) for t in self.slo.tiers())]
+        budget: list[Recording | Alert] = [*self.metadata_recordings(), *self.budget_alerts()]
+        groups = (
+            Group(group_name(self.service.name, self.slo.name), tuple(burn)),
+            Group(budget_group_name(self.service.name, self.slo.name), tuple(budget), BUDGET_GROUP_INTERVAL),
+        )
+        return RulePlan(self.service, self.slo, groups)
+
+
+@dataclass(frozen=True)
+class RulePlan:
+    """Every series, alert and reader query of one SLO."""
+
+    service: ServiceSpec
+    slo: SLOSpec
+    groups: tuple[Group, ...]
+
+    @classmethod
+    def build(cls, service: ServiceSpec, slo: SLOSpec, options: GenerateOptions | None = None) -> RulePlan:
+        return _Builder(service, slo, options or GenerateOptions()).build()
+
+    @property
+    def identity(self) -> dict[str, str]:
+        return identity(self.service.name, self.slo.name)
+
+    @property
+    def selector(self) -> str:
+        """The label selector that picks this SLO's series: {service="...",slo="..."}."""
+        return Selector("", _identity_matchers(self.service.name, self.slo.name)).text()
+
+    @property
+    def recordings(self) -> list[Recording]:
+        return [r for g in self.groups for r in g.rules if isinstance(r, Recording)]
+
+    @property
+    def alerts(self) -> list[Alert]:
+        return [r for g in self.groups for r in g.rules if isinstance(r, Alert)]
+
+    def burn_alerts(self) -> list[Alert]:
+        return [a for a in self.alerts if a.kind is AlertKind.BURN]
+
+    def budget_alerts(self) -> list[Alert]:
+        return [a for a in self.alerts if a.kind is AlertKind.BUDGET]
+
+    def recorded_windows(self) -> list[Duration]:
+        return sorted({r.window for r in self.recordings if r.name.startswith(_RATIO_PREFIX) and r.window})
+
+    def ratio_source(self, window: Duration) -> Source:
+        """How the error ratio over a recorded window is computed (raw counters or recordings)."""
+        for r in self.recordings:
+            if r.name == ratio_series(window):
+                return r.source
+        raise KeyError(f"{self.service.name}/{self.slo.name} records no error ratio over {window}")
+
+    # reader queries
+    def error_ratio_query(self, window: Duration) -> str:
+        return Selector(ratio_series(window), _identity_matchers(self.service.name, self.slo.name)).text()
+
+    def burn_rate_query(self, window: Duration) -> str:
+        return burn_rate_query(self.service.name, self.slo.name, window, self.slo.error_budget)
+
+    def budget_remaining_query(self) -> str:
+        return budget_remaining_query(self.service.name, self.slo.name)
+
+    def traffic_query(self) -> str | None:
+        """Events per second over 5m, for event-based SLIs (ratio SLIs have no event count)."""
+        if not SLIQueries(self.slo).event_based:
+            return None
+        return Selector(TOTAL_5M, _identity_matchers(self.service.name, self.slo.name)).text()
+
+    def rule_groups(self) -> list[dict[str, Any]]:
+        return [g.rule_group() for g in self.groups]
+
+
+def plans(service: ServiceSpec, options: GenerateOptions | None = None) -> list[RulePlan]:
+    return [RulePlan.build(service, slo, options) for slo in service.spec.slos]
