@@ -1,7 +1,7 @@
 """Reading PromQL for the checks: selectors and their windows, constants, and burn-rate conditions.
 
 Windows come from range selectors (`rate(x[1h])`, subqueries) and from series names that end in a
-duration (`slo:burn_rate:1h`, `slo:sli_error:ratio_rate5m`). A burn-rate condition is a comparison
+duration (`slo:burn_rate:1h`, `job:error_ratio:rate5m`). A burn-rate condition is a comparison
 of such a windowed signal with a constant written in one of the usual forms:
     signal / 0.001 > 14.4          (fireline, burn rate = 14.4, error budget = 0.001)
     signal > (14.4 * 0.001)        (Sloth, the Workbook; also without parentheses or 1 - 0.999)

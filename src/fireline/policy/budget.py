@@ -65,7 +65,7 @@ class BudgetReading:
 
     @property
     def remaining(self) -> float:
-        """1 untouched, 0 spent, negative overspent (as slo:error_budget_remaining:ratio)."""
+        """1 untouched, 0 spent, negative overspent (as the recorded budget remaining)."""
         return 1.0 - self.error_ratio / self.error_budget
 
     @property

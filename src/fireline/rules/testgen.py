@@ -223,17 +223,19 @@ class _SLOTests:
         )
 
     def alerting_off(self) -> dict[str, Any] | None:
-        """No alerts for this SLO: an outage fires nothing, and the SLI is still recorded."""
+        """No alerts for this SLO: an outage that spends the whole budget fires nothing, and is recorded."""
         if self.rules.alerts:
             return None
-        minutes = OUTAGE_MINUTES
+        # Long enough to spend the whole budget (so a budget alert, if one were written, would fire),
+        # at most three days of samples.
+        budget_minutes = float(self.slo.error_budget) * self.slo.window.seconds / 60
+        minutes = min(math.ceil(budget_minutes) + 10, 3 * 24 * 60)
+        end = CLEAN_HISTORY_MINUTES + minutes
         return self._test(
-            "alerting is off: a total outage fires no alert and the error ratio is still recorded",
+            "alerting is off: an outage that spends the budget fires no alert, and the SLI still records it",
             [Segment(CLEAN_HISTORY_MINUTES, 0.0), Segment(minutes, 1.0)],
-            [_count_is(_count_alerts({"service": self.service.name, "slo": self.slo.name}),
-                       CLEAN_HISTORY_MINUTES + minutes, 0),
-             {"expr": f"round({self.rules.error_ratio_query(BASE_WINDOW)}, 0.001)",
-              "eval_time": f"{CLEAN_HISTORY_MINUTES + minutes}m",
+            [_count_is(_count_alerts({"service": self.service.name, "slo": self.slo.name}), end, 0),
+             {"expr": f"round({self.rules.error_ratio_query(BASE_WINDOW)}, 0.001)", "eval_time": f"{end}m",
               "exp_samples": [{"labels": self._record_labels(), "value": 1}]}],
         )
 
