@@ -104,7 +104,9 @@ def test_alerts_default_tiers_labels_annotations_and_no_for() -> None:
     assert [a["labels"]["fireline_severity"] for a in burn] == ["page", "page", "ticket", "ticket"]
     assert [a["labels"]["severity"] for a in burn] == ["critical", "critical", "warning", "warning"]
     assert all(a["labels"]["team"] == "payments" for a in alerts)
-    assert all("for" not in a for a in alerts)
+    # No for: on anything that pages or burns; only the no-data ticket waits (alerting.no_data_for).
+    assert [a["alert"] for a in alerts if "for" in a] == ["CheckoutAvailabilitySLINoData"]
+    assert next(a for a in alerts if "for" in a)["for"] == "15m"
     assert "> 14.4" in burn[0]["expr"] and "> 6\n" in burn[1]["expr"]
     for alert in alerts:
         assert set(alert["annotations"]) >= {"summary", "description", "runbook_url"}

@@ -20,7 +20,7 @@ from fireline.promql import Binary, Call, Expr, Matcher, Number, Paren, VectorSe
 from fireline.promql.selectors import Selector
 from fireline.rules.sli import BASE_WINDOW, RAW_WINDOW_MAX, SLIQueries
 from fireline.slo.durations import Duration, DurationError
-from fireline.slo.tiers import Severity, Tier, decimal_text
+from fireline.slo.tiers import MIN_ERRORS_TO_FIRE, Severity, Tier, decimal_text, default_min_events
 from fireline.spec.models import ServiceSpec, SLOSpec
 
 # --- series names: the only place in src/ that spells them ---------------------------------------
@@ -116,8 +116,10 @@ class Recording:
 
 
 class AlertKind(StrEnum):
-    BURN = "burn"      # a multi-window burn-rate tier
-    BUDGET = "budget"  # budget remaining below a level
+    BURN = "burn"        # a multi-window burn-rate tier
+    BUDGET = "budget"    # budget remaining below a level
+    TRICKLE = "trickle"  # errors keep coming at a traffic too low for the burn-rate tiers
+    NO_DATA = "no_data"  # the SLI's total series is absent
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,14 @@ def budget_alert_name(service: ServiceSpec, slo: SLOSpec) -> str:
     return slo.alerting.budget.name or f"{_camel(service.name)}{_camel(slo.name)}ErrorBudgetLow"
 
 
+def trickle_alert_name(service: ServiceSpec, slo: SLOSpec) -> str:
+    return f"{_camel(service.name)}{_camel(slo.name)}ErrorTrickle"
+
+
+def no_data_alert_name(service: ServiceSpec, slo: SLOSpec) -> str:
+    return f"{_camel(service.name)}{_camel(slo.name)}SLINoData"
+
+
 def runbook_file(service: str, slo: str, kind: str) -> str:
     """File name of a generated runbook; kind is page, ticket, budget-warning or budget-critical."""
     return f"{service}-{slo}-{kind}.md"
@@ -225,6 +235,32 @@ class _Builder:
 
     def burn_rate(self, window: Duration) -> Expr:
         return Binary("/", self.ratio(window), Number.of(self.budget))
+
+    def events_over(self, window: Duration) -> Expr:
+        """Events in a window, from the recorded 5m total rate: its mean rate times the window."""
+        seconds = Number.of(Decimal(window.milliseconds) / 1000)
+        return Binary("*", Call.of("avg_over_time", self.series(TOTAL_5M).range(window)), seconds)
+
+    def counted_over(self, window: Duration) -> tuple[Expr, Expr]:
+        """Errors and events in a window as counts (rate x window) from the raw counters, for tickets
+        that must not fire on a young history: rate() does not extrapolate past the data it has,
+        where a mean of recorded 5m rates times the window would."""
+        seconds = Number.of(Decimal(window.milliseconds) / 1000)
+        errors = Paren(Binary("or", self.queries.errors(window), Call.of("vector", Number.of(0))))
+        return Binary("*", errors, seconds), Binary("*", Paren(self.queries.total(window)), seconds)
+
+    def min_events(self, tier: Tier) -> int:
+        """The low-traffic guard of a tier; 0 when off or when the SLI has no event counts (ratio)."""
+        if not self.queries.event_based:
+            return 0
+        given = self.slo.alerting.min_events
+        if isinstance(given, int):
+            return given
+        if isinstance(given, dict):
+            for window, count in given.items():
+                if Duration.parse(window) == tier.long_window:
+                    return count
+        return default_min_events(tier, self.slo.window, self.budget)
 
     def record(self, name: str, expr: Expr, source: Source, window: Duration | None = None) -> Recording:
         return Recording(name, expr, dict(self.labels), source, window)
@@ -303,8 +339,13 @@ class _Builder:
         threshold = tier.burn_rate_threshold(self.slo.window)
         threshold_num = Number.of(threshold)
         long_burn, short_burn = self.burn_rate(tier.long_window), self.burn_rate(tier.short_window)
-        expr = Binary("and", Binary(">", long_burn, threshold_num), Binary(">", short_burn, threshold_num),
-                      before="\n", after="\n")
+        expr: Expr = Binary("and", Binary(">", long_burn, threshold_num), Binary(">", short_burn, threshold_num),
+                            before="\n", after="\n")
+        guard = self.min_events(tier)
+        if guard:
+            # Too few events in the long window and one failure would be a large ratio: no page on it.
+            expr = Binary("and", expr, Binary(">=", self.events_over(tier.long_window), Number.of(guard)),
+                          before="\n", after="\n")
         window_seconds = Number.of(Decimal(self.slo.window.milliseconds) / 1000)
         exhaustion = Binary("/", Binary("*", Call.of("clamp_min", self.series(BUDGET_REMAINING), Number.of(0)),
                                         window_seconds), Paren(long_burn))
@@ -376,10 +417,64 @@ class _Builder:
                                 labels, annotations, fraction, f"budget-{level_name}"))
         return alerts
 
+    def _support_runbook(self) -> str:
+        # Trickle and no-data tickets are investigated like the slow-burn ticket (or the page).
+        return "ticket" if any(t.severity is Severity.TICKET for t in self.slo.tiers()) else "page"
+
+    def trickle_alert(self) -> Alert | None:
+        """Below the guard of the longest page window, MIN_ERRORS_TO_FIRE errors in it are a ticket.
+
+        Fewer events than the guard (MIN_ERRORS_TO_FIRE / error-ratio threshold) and at least
+        MIN_ERRORS_TO_FIRE errors mean an error ratio above the tier's threshold: the tier's own
+        condition, heard as a ticket when traffic is too low for a page to be trusted.
+        """
+        pages = [t for t in self.slo.tiers() if t.severity is Severity.PAGE] or self.slo.tiers()
+        if not self.slo.alerting.trickle or not pages or not self.queries.event_based:
+            return None
+        tier = max(pages, key=lambda t: t.long_window)
+        guard = self.min_events(tier)
+        if not guard:
+            return None
+        window = tier.long_window
+        errors, events = self.counted_over(window)
+        expr = Binary("and", Binary(">=", errors, Number.of(MIN_ERRORS_TO_FIRE)),
+                      Binary("<", events, Number.of(guard)), before="\n", after="\n")
+        labels = {**self.severity_labels(Severity.TICKET), "long_window": str(window)}
+        annotations = {
+            "summary": (f"{self.service.name} {self.slo.name}: {{{{ $value | printf \"%.0f\" }}}} failed requests "
+                        f"in {window}, at a traffic too low for the burn-rate alerts"),
+            "description": (f"At least {MIN_ERRORS_TO_FIRE} errors in {window} among fewer than {guard} events: "
+                            f"an error ratio above the {tier.key} tier's threshold, with too little traffic for "
+                            "that tier to page. Investigate the failures."),
+            "runbook_url": self.runbook(self._support_runbook()),
+        }
+        return Alert(trickle_alert_name(self.service, self.slo), AlertKind.TRICKLE, Severity.TICKET, expr, labels,
+                     {**annotations, **self.slo.alerting.annotations, **self.slo.alerting.ticket.annotations},
+                     Decimal(MIN_ERRORS_TO_FIRE), self._support_runbook(), tier)
+
+    def no_data_alert(self) -> Alert | None:
+        """The SLI's total series absent for alerting.no_data_for: every burn alert is silent then."""
+        wait = self.slo.alerting.no_data_for
+        if not wait.milliseconds or self.slo.disabled_severities() == set(Severity):
+            return None
+        signal = self.series(TOTAL_5M) if self.queries.event_based else self.ratio(BASE_WINDOW)
+        annotations = {
+            "summary": f"{self.service.name} {self.slo.name}: the SLI has had no data for {wait}",
+            "description": ("The SLI's series are absent (scrape broken, metric renamed, no traffic at all): "
+                            "no burn-rate or budget alert of this SLO can fire until they return."),
+            "runbook_url": self.runbook(self._support_runbook()),
+        }
+        return Alert(no_data_alert_name(self.service, self.slo), AlertKind.NO_DATA, Severity.TICKET,
+                     Call.of("absent", signal), self.severity_labels(Severity.TICKET),
+                     {**annotations, **self.slo.alerting.annotations, **self.slo.alerting.ticket.annotations},
+                     Decimal(0), self._support_runbook(), None, wait)
+
     def build(self) -> RulePlan:
         # Recording rules come first in each group, so the alerts after them read fresh values.
+        # Trickle and no-data are tickets over hours or minutes of absence: the slower group is enough.
+        traffic = [a for a in (self.trickle_alert(), self.no_data_alert()) if a is not None]
         burn: list[Recording | Alert] = [*self.sli_recordings(), *(self.burn_alert(t) for t in self.slo.tiers())]
-        budget: list[Recording | Alert] = [*self.metadata_recordings(), *self.budget_alerts()]
+        budget: list[Recording | Alert] = [*self.metadata_recordings(), *self.budget_alerts(), *traffic]
         groups = (
             Group(group_name(self.service.name, self.slo.name), tuple(burn)),
             Group(budget_group_name(self.service.name, self.slo.name), tuple(budget), BUDGET_GROUP_INTERVAL),
@@ -415,6 +510,9 @@ class RulePlan:
     @property
     def alerts(self) -> list[Alert]:
         return [r for g in self.groups for r in g.rules if isinstance(r, Alert)]
+
+    def alerts_of(self, kind: AlertKind) -> list[Alert]:
+        return [a for a in self.alerts if a.kind is kind]
 
     def burn_alerts(self) -> list[Alert]:
         return [a for a in self.alerts if a.kind is AlertKind.BURN]

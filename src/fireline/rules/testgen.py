@@ -27,7 +27,7 @@ from typing import Any
 from fireline.promql import Aggregate, Binary, Call, Number, VectorSelector
 from fireline.promql.selectors import Matcher, Selector
 from fireline.rules.generate import render_rules_file
-from fireline.rules.plan import RulePlan, group_name
+from fireline.rules.plan import AlertKind, RulePlan, group_name
 from fireline.rules.series import InputSeries, plan_series
 from fireline.rules.sli import BASE_WINDOW
 from fireline.slo.durations import Duration
@@ -48,7 +48,7 @@ ABOVE = Decimal("1.1")
 class Segment:
     minutes: int
     error_ratio: float
-    total_per_minute: float = TOTAL_PER_MINUTE
+    total_per_minute: float = TOTAL_PER_MINUTE  # negative: no samples in this segment (series absent)
 
 
 def _num(value: float) -> str:
@@ -64,6 +64,10 @@ def series_values(plan: list[InputSeries], segments: list[Segment]) -> list[dict
         value = 0.0
         first = True
         for seg in segments:
+            if seg.total_per_minute < 0:
+                # No samples at all: the series is absent (a scrape that stopped).
+                parts.append(f"_x{seg.minutes}")
+                continue
             bad = seg.total_per_minute * seg.error_ratio
             good = seg.total_per_minute - bad
             step = (bad if series.counts_bad else 0.0) + (good if series.counts_good else 0.0)
@@ -218,8 +222,29 @@ class _SLOTests:
             [Segment(minutes, 1.0)],
             [{"expr": f"absent({self.rules.error_ratio_query(BASE_WINDOW)})", "eval_time": f"{minutes}m",
               "exp_samples": [{"labels": self.rules.selector, "value": 1}]},
-             _count_is(_count_alerts({"service": self.service.name, "slo": self.slo.name}), minutes, 0)],
+             *([_count_is(_count_alerts(self.identity), minutes, 0)] if self.alert else [])],
             series=rest,
+        )
+
+    def no_data(self) -> dict[str, Any] | None:
+        """The SLI's series stop for 20 minutes past alerting.no_data_for: the no-data ticket fires."""
+        alerts = self.rules.alerts_of(AlertKind.NO_DATA)
+        if not alerts:
+            return None
+        wait = _minutes(alerts[0].for_)
+        gap = wait + 20
+        start = CLEAN_HISTORY_MINUTES
+        # The 5m rate needs two samples inside 5 minutes: it is gone 5 minutes after the last scrape.
+        checks = [
+            _count_is(_count_alerts({"alertname": alerts[0].name, "service": self.service.name,
+                                     "slo": self.slo.name}), start, 0),
+            _count_is(_count_alerts({"alertname": alerts[0].name, "service": self.service.name,
+                                     "slo": self.slo.name}), start + gap, 1),
+        ]
+        return self._test(
+            f"the SLI's series stop for {gap}m: the no-data alert fires after {wait}m",
+            [Segment(start, 0.0), Segment(gap, 0.0, total_per_minute=-1.0)],
+            checks,
         )
 
     def alerting_off(self) -> dict[str, Any] | None:
@@ -244,7 +269,7 @@ class _SLOTests:
         for tier in self.slo.tiers():
             out.append(self.threshold(tier, BELOW))
             out.append(self.threshold(tier, ABOVE))
-        out.extend((self.budget(), self.good_absent(), self.total_absent()))
+        out.extend((self.budget(), self.good_absent(), self.total_absent(), self.no_data()))
         return [t for t in out if t is not None]
 
 

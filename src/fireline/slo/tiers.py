@@ -9,6 +9,7 @@ simulator (fireline.sim) adds scrape and evaluation effects.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -97,3 +98,18 @@ def time_to_exhaustion_seconds(slo_window: Duration, burn_rate: float, budget_re
     if burn_rate <= 0:
         return float("inf")
     return max(budget_remaining, 0.0) * slo_window.seconds / burn_rate
+
+
+# Low traffic (SRE Workbook, "Alerting on SLOs", low-traffic services): a burn-rate tier should need
+# several failed requests to fire, not one. With N events in the long window the tier fires at
+# error_ratio_threshold x N errors, so N >= MIN_ERRORS_TO_FIRE / error_ratio_threshold events
+# make at least MIN_ERRORS_TO_FIRE failures necessary. 99.9% over 30d: 348 events in 1h, 834 in 6h.
+MIN_ERRORS_TO_FIRE = 5
+
+
+def default_min_events(tier: Tier, slo_window: Duration, error_budget_ratio: Decimal) -> int:
+    """Events the long window must hold before the tier may fire (the low-traffic guard)."""
+    threshold = tier.error_ratio_threshold(slo_window, error_budget_ratio)
+    if threshold <= 0:
+        return 0
+    return math.ceil(Decimal(MIN_ERRORS_TO_FIRE) / threshold)

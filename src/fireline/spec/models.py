@@ -270,6 +270,24 @@ class Alerting(Model):
     runbook: str | None = None
     tiers: list[TierSpec] | None = None
     budget: BudgetAlerting = BudgetAlerting()
+    # Low-traffic guard: events the long window must hold before a burn tier fires. None: derived
+    # per tier (slo.tiers.default_min_events); a number: the same for every tier; 0: no guard.
+    min_events: int | dict[str, int] | None = None
+    # Below the guard, a ticket when the longest page window still counts MIN_ERRORS_TO_FIRE errors.
+    trickle: bool = True
+    # A ticket when the SLI's total series is absent this long; 0s turns it off.
+    no_data_for: DurationField = Duration.parse("15m")
+
+    @field_validator("min_events")
+    @classmethod
+    def _min_events(cls, value: int | dict[str, int] | None) -> int | dict[str, int] | None:
+        counts = [value] if isinstance(value, int) else list(value.values()) if isinstance(value, dict) else []
+        if any(isinstance(c, bool) or c < 0 for c in counts):
+            raise ValueError("min_events must be a count of events, 0 or more (0 turns the guard off)")
+        if isinstance(value, dict):
+            for window in value:
+                _to_duration(window)
+        return value
 
     @field_validator("name")
     @classmethod
