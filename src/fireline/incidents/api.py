@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -17,7 +19,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from fireline.incidents import postmortem, service
+from fireline.incidents import flows, postmortem, service
 from fireline.incidents.intake import AlertmanagerNotification
 from fireline.incidents.models import ActionItem, Incident, IncidentAlert, Kind, Status, TimelineEvent
 from fireline.notify.endpoints import HttpTransport, resolver
@@ -265,18 +267,21 @@ def _detail(session: Session, incident: Incident) -> IncidentDetail:
     )
 
 
-def _load(session: Session, incident_id: int, *, lock: bool = True) -> Incident:
-    # Locked for the transaction: a transition never interleaves with intake or the escalation job.
-    incident = session.get(Incident, incident_id, with_for_update=lock)
+def _load(session: Session, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
     if incident is None:
         raise HTTPException(404, f"incident {incident_id} not found")
     return incident
 
 
-def _transition(fn: Any, *args: Any) -> None:
+@contextmanager
+def _answers() -> Iterator[None]:
+    """The HTTP answers of flows' refusals: 404 for no such incident, 409 for a transition not allowed."""
     try:
-        fn(*args)
-    except service.TransitionError as exc:
+        yield
+    except flows.IncidentNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except flows.TransitionError as exc:
         raise HTTPException(409, str(exc)) from None
 
 
@@ -355,16 +360,17 @@ _ERRORS: dict[int | str, dict[str, Any]] = {404: {"description": "no such incide
 @incidents.get("/incidents/{incident_id}", response_model=IncidentDetail, responses=_ERRORS,
                summary="One incident with alerts, timeline, notifications and action items")
 def get_incident(incident_id: IncidentId, session: DbSession, _actor: Actor) -> IncidentDetail:
-    return _detail(session, _load(session, incident_id, lock=False))
+    return _detail(session, _load(session, incident_id))
 
 
 @incidents.post("/incidents/{incident_id}/ack", response_model=IncidentDetail, responses=_ERRORS,
                 summary="Acknowledge: someone owns it; escalation stops")
 def ack_incident(incident_id: IncidentId, session: DbSession, actor: Actor, request: Request,
                  body: Annotated[AckIn | None, Body()] = None) -> IncidentDetail:
-    incident = _load(session, incident_id)
     ctx = context(request)
-    _transition(service.acknowledge, session, ctx.config, incident, actor, ctx.clock(), body.note if body else None)
+    with _answers():
+        incident = flows.acknowledge(session, ctx.config, incident_id, actor=actor, now=ctx.clock(),
+                                     note=body.note if body else None)
     return _detail(session, incident)
 
 
@@ -372,9 +378,9 @@ def ack_incident(incident_id: IncidentId, session: DbSession, actor: Actor, requ
                 summary="Mitigate: impact is over, the cause may remain")
 def mitigate_incident(incident_id: IncidentId, body: MitigateIn, session: DbSession, actor: Actor,
                       request: Request) -> IncidentDetail:
-    incident = _load(session, incident_id)
     ctx = context(request)
-    _transition(service.mitigate, session, ctx.config, incident, actor, body.note, ctx.clock())
+    with _answers():
+        incident = flows.mitigate(session, ctx.config, incident_id, actor=actor, now=ctx.clock(), note=body.note)
     return _detail(session, incident)
 
 
@@ -382,10 +388,10 @@ def mitigate_incident(incident_id: IncidentId, body: MitigateIn, session: DbSess
                 summary="Resolve: closed; PagerDuty is resolved and the channel told")
 def resolve_incident(incident_id: IncidentId, session: DbSession, actor: Actor, request: Request,
                      body: Annotated[ResolveIn | None, Body()] = None) -> IncidentDetail:
-    incident = _load(session, incident_id)
     ctx = context(request)
-    _transition(service.resolve, session, ctx.config, incident, actor, ctx.clock(),
-                body.note if body else None, body.root_cause if body else None)
+    with _answers():
+        incident = flows.resolve(session, ctx.config, incident_id, actor=actor, now=ctx.clock(),
+                                 note=body.note if body else None, root_cause=body.root_cause if body else None)
     return _detail(session, incident)
 
 
@@ -393,8 +399,8 @@ def resolve_incident(incident_id: IncidentId, session: DbSession, actor: Actor, 
                 responses=_ERRORS, summary="Add a comment to the timeline")
 def comment_incident(incident_id: IncidentId, body: CommentIn, session: DbSession, actor: Actor,
                      request: Request) -> TimelineEventOut:
-    incident = _load(session, incident_id)
-    event = service.add_comment(session, incident, actor, body.text, context(request).clock())
+    with _answers():
+        event = flows.comment(session, incident_id, actor=actor, now=context(request).clock(), text=body.text)
     return TimelineEventOut(id=event.id, at=event.at, kind=event.kind, actor=event.actor, message=event.message)
 
 
@@ -402,10 +408,10 @@ def comment_incident(incident_id: IncidentId, body: CommentIn, session: DbSessio
                 responses=_ERRORS, summary="Post a templated status update to the team's channel")
 def update_incident(incident_id: IncidentId, body: UpdateIn, session: DbSession, actor: Actor,
                     request: Request) -> TimelineEventOut:
-    incident = _load(session, incident_id)
     ctx = context(request)
-    event = service.post_update(session, ctx.config, incident, service.StatusUpdate(**body.model_dump()), actor,
-                                ctx.clock())
+    with _answers():
+        event = flows.post_update(session, ctx.config, incident_id, actor=actor, now=ctx.clock(),
+                                  update=service.StatusUpdate(**body.model_dump()))
     return TimelineEventOut(id=event.id, at=event.at, kind=event.kind, actor=event.actor, message=event.message)
 
 
@@ -413,8 +419,9 @@ def update_incident(incident_id: IncidentId, body: UpdateIn, session: DbSession,
                 responses=_ERRORS, summary="Add a postmortem action item")
 def action_incident(incident_id: IncidentId, body: ActionIn, session: DbSession, actor: Actor,
                     request: Request) -> ActionOut:
-    incident = _load(session, incident_id)
-    item = service.add_action(session, incident, actor, body.title, body.owner, body.due, context(request).clock())
+    with _answers():
+        item = flows.add_action(session, incident_id, actor=actor, now=context(request).clock(), title=body.title,
+                                owner=body.owner, due=body.due)
     return ActionOut(id=item.id, title=item.title, owner=item.owner, due=item.due, created_by=item.created_by,
                      created_at=item.created_at)
 
@@ -425,7 +432,7 @@ def action_incident(incident_id: IncidentId, body: ActionIn, session: DbSession,
 def incident_postmortem(incident_id: IncidentId, session: DbSession, _actor: Actor,
                         request: Request) -> PlainTextResponse:
     ctx = context(request)
-    incident = _load(session, incident_id, lock=False)
+    incident = _load(session, incident_id)
     text = postmortem.draft(
         incident,
         list(session.scalars(select(IncidentAlert).where(IncidentAlert.incident_id == incident.id))),
@@ -472,8 +479,11 @@ def run_escalations(ctx: ServerContext, now: datetime) -> None:
         due = service.due_escalations(session, now)
     for incident_id in due:
         with ctx.db.transaction() as session:
-            incident = session.get(Incident, incident_id, with_for_update=True)
-            if incident is None or incident.escalation_next_at is None:
+            try:
+                incident = flows.locked(session, incident_id)
+            except flows.IncidentNotFound:
+                continue
+            if incident.escalation_next_at is None:
                 continue
             lag = (now - incident.escalation_next_at).total_seconds()
             if service.escalate_due(session, ctx.config, incident, now):

@@ -3,8 +3,8 @@
 It is a ServerExtension (entry point `fireline.server = ui`), like the policy engine. Reading is
 open or needs a login (FIRELINE_UI_READ); acting always needs a login with the API token, and
 every form is CSRF-protected (fireline.ui.auth). Acknowledge, resolve, status updates and comments
-go through the incidents service's own transition functions, in one transaction each, exactly
-as the HTTP API does; the UI adds no rules of its own.
+go through fireline.incidents.flows, the same locked transition functions the HTTP API calls, in one
+transaction each; the UI adds no rules of its own.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from fireline.clients.prometheus import PrometheusError
-from fireline.incidents import postmortem, service
+from fireline.incidents import flows, postmortem, service
 from fireline.incidents.models import ActionItem, Incident, IncidentAlert, Kind, Status, TimelineEvent
 from fireline.notify.outbox import OutboxItem
 from fireline.server.app import context
@@ -177,38 +177,38 @@ def _incident_actions(ui: UI) -> APIRouter:
 
     def apply(ctx: ServerContext, incident_id: int, action: str, form: dict[str, str],
               actor: str) -> tuple[int, str] | None:
-        """Run one transition in one transaction; (HTTP status, error to show), or None when done."""
-        with ctx.db.transaction() as session:
-            incident = session.get(Incident, incident_id)
-            if incident is None:
-                return 404, f"Incident {incident_id} does not exist."
-            now = ctx.clock()
-            try:
+        """Run one transition through incidents.flows (the API's locked path) in one transaction;
+        (HTTP status, error to show), or None when done."""
+        try:
+            with ctx.db.transaction() as session:
+                now = ctx.clock()
                 if action == "acknowledged":
-                    service.acknowledge(session, ctx.config, incident, actor, now, _text(form, "note"))
+                    flows.acknowledge(session, ctx.config, incident_id, actor=actor, now=now, note=_text(form, "note"))
                 elif action == "mitigated":
-                    service.mitigate(session, ctx.config, incident, actor,
-                                     _text(form, "note", required=True) or "", now)
+                    flows.mitigate(session, ctx.config, incident_id, actor=actor, now=now,
+                                   note=_text(form, "note", required=True) or "")
                 elif action == "resolved":
-                    service.resolve(session, ctx.config, incident, actor, now, _text(form, "note"),
-                                    _text(form, "root_cause"))
+                    flows.resolve(session, ctx.config, incident_id, actor=actor, now=now, note=_text(form, "note"),
+                                  root_cause=_text(form, "root_cause"))
                 elif action == "update":
                     short = {name: _text(form, name, limit=255) for name in (
                         "error_rate_before", "error_rate_after", "burn_rate", "budget_consumed", "budget_remaining")}
-                    service.post_update(session, ctx.config, incident, service.StatusUpdate(
-                        what_happened=_text(form, "what_happened", required=True) or "",
-                        root_cause=_text(form, "root_cause"), mitigation=_text(form, "mitigation"),
-                        next_steps=_text(form, "next_steps"), **short), actor, now)
+                    flows.post_update(session, ctx.config, incident_id, actor=actor, now=now,
+                                      update=service.StatusUpdate(
+                                          what_happened=_text(form, "what_happened", required=True) or "",
+                                          root_cause=_text(form, "root_cause"), mitigation=_text(form, "mitigation"),
+                                          next_steps=_text(form, "next_steps"), **short))
                 elif action == "comment":
-                    service.add_comment(session, incident, actor, _text(form, "text", required=True) or "", now)
+                    flows.comment(session, incident_id, actor=actor, now=now,
+                                  text=_text(form, "text", required=True) or "")
                 else:
                     return 404, f"unknown action {action}"
-            except service.TransitionError as exc:
-                session.rollback()
-                return 409, str(exc)
-            except ValueError as exc:  # a required field left empty or too long
-                session.rollback()
-                return 422, str(exc)
+        except flows.IncidentNotFound:
+            return 404, f"Incident {incident_id} does not exist."
+        except flows.TransitionError as exc:  # the transaction is rolled back on the way out
+            return 409, str(exc)
+        except ValueError as exc:  # a required field left empty or too long
+            return 422, str(exc)
         return None
 
     def register(path: str, action: str) -> None:
