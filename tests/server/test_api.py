@@ -36,8 +36,6 @@ def test_intake_needs_the_bearer_token(harness: Harness) -> None:
     (lambda b: b["alerts"][0].update(status="pending"), "alerts.0.status"),
     (lambda b: b["alerts"][0].update(startsAt="yesterday"), "alerts.0.startsAt"),
     (lambda b: b["alerts"][0].pop("fingerprint"), "alerts.0.fingerprint"),
-    (lambda b: b["alerts"][0]["labels"].update(team="a\x00b"), "alerts.0.labels"),
-    (lambda b: b.update(groupKey="g" * 2000), "groupKey"),
     (lambda b: b["alerts"][0].update(labels=["not", "a", "map"]), "alerts.0.labels"),
 ])
 def test_invalid_payload_is_422_naming_the_field(harness: Harness, mutate, field: str) -> None:  # type: ignore[no-untyped-def]
