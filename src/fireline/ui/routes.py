@@ -29,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from fireline.clients.prometheus import PrometheusError
 from fireline.incidents import flows, postmortem, service
 from fireline.incidents.models import ActionItem, Incident, IncidentAlert, Kind, Status, TimelineEvent
+from fireline.notify import links
 from fireline.notify.outbox import OutboxItem
 from fireline.server.app import context
 from fireline.server.context import ServerContext, ServerExtension
@@ -59,8 +60,11 @@ SECURITY_HEADERS = {
 
 
 def _markdown() -> MarkdownIt:
-    # Raw HTML off: postmortems and runbooks quote alert text, which must never become markup.
-    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+    # Raw HTML off: postmortems and runbooks quote alert text, which must never become markup; and
+    # links only to http(s) URLs or paths on this site (markdown-it alone allows ftp:, mailto:, ...).
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+    md.validateLink = lambda url: links.safe_url(url, relative=True) is not None  # type: ignore[method-assign]
+    return md
 
 
 @dataclass
@@ -253,6 +257,8 @@ def _incident_page(ui: UI, request: Request, incident_id: int, failed: tuple[int
         outbox = list(session.scalars(select(OutboxItem).where(OutboxItem.incident_id == incident_id)
                                       .order_by(OutboxItem.id)))
         draft = _postmortem(ctx, incident, alerts, timeline, actions)
+        runbook = incident.annotations.get("runbook_url") or next(
+            (a.annotations.get("runbook_url") for a in alerts if a.annotations.get("runbook_url")), None)
         entry = ui.state.catalog.find(incident.service or "", incident.slo or "")
         status = Status(incident.status)
         return ui.page(
@@ -263,8 +269,7 @@ def _incident_page(ui: UI, request: Request, incident_id: int, failed: tuple[int
             can_acknowledge=status is Status.TRIGGERED,
             can_mitigate=status in (Status.TRIGGERED, Status.ACKNOWLEDGED),
             can_resolve=status is not Status.RESOLVED,
-            runbook=incident.annotations.get("runbook_url") or next(
-                (a.annotations.get("runbook_url") for a in alerts if a.annotations.get("runbook_url")), None))
+            runbook=runbook, runbook_link=links.safe_url(runbook, relative=True))
 
 
 def _postmortem(ctx: ServerContext, incident: Incident, alerts: list[IncidentAlert], timeline: list[TimelineEvent],
@@ -323,7 +328,7 @@ def build_router(ui: UI) -> APIRouter:
                        exclusions=exclusions, audit=audit, incidents=incidents, charts=charts,
                        chart_error=chart_error, firing=read.firing_alerts_for(readings, entry),
                        burn_range=burn_range if burn_range in BURN_RANGES else "24h", burn_ranges=list(BURN_RANGES),
-                       runbooks=[(kind, read.runbook_link(ctx, entry, kind))
+                       runbooks=[(kind, links.safe_url(read.runbook_link(ctx, entry, kind), relative=True))
                                  for kind in ("page", "ticket", "budget-warning", "budget-critical")],
                        now=now)
 
