@@ -44,7 +44,7 @@ def require_token(request: Request,
     ctx = context(request)
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "missing bearer token", headers={"WWW-Authenticate": "Bearer"})
-    if not hmac.compare_digest(credentials.credentials.encode(), ctx.token.encode()):
+    if not hmac.compare_digest(credentials.credentials.encode(), ctx.current_token().encode()):
         raise HTTPException(401, "invalid bearer token", headers={"WWW-Authenticate": "Bearer"})
     actor = request.headers.get("x-fireline-actor", "").strip()
     return actor[:255] if actor else "api"

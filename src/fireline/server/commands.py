@@ -71,7 +71,7 @@ def serve(
         raise _fail(str(exc)) from None
     except Exception as exc:  # an unusable database URL (unknown driver, bad syntax)
         raise _fail(f"database: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
-    logs.configure(log_level, lambda: logs.configured_secrets(ctx.config, ctx.token))
+    logs.configure(log_level, lambda: logs.configured_secrets(ctx.config, ctx.current_token()))
     app = create_app(ctx)  # registers every extension's migrations before migrating
     try:
         migrate(ctx.db.url)

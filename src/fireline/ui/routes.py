@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markdown_it import MarkdownIt
@@ -71,7 +71,7 @@ def _markdown() -> MarkdownIt:
 class UIState:
     settings: UISettings = field(default_factory=UISettings)
     catalog: read.Catalog = field(default_factory=read.Catalog)
-    key: bytes = b""
+    limiter: auth.LoginLimiter = field(default_factory=auth.LoginLimiter)
     runbooks: dict[str, str] = field(default_factory=dict)
     env: Environment = field(default_factory=lambda: _environment())
 
@@ -108,19 +108,37 @@ class UI:
         from fireline.runbooks.generate import render_runbooks
 
         self.state.settings = UISettings.from_environ()
-        self.state.key = auth.signing_key(ctx.token)
         self.state.catalog = read.load_catalog(ctx)
         if self.state.catalog.error:
             log.warning("web UI: %s", self.state.catalog.error)
         self.state.runbooks = render_runbooks([s.spec for s in self.state.catalog.services], ctx.config)
 
+    def key(self, request: Request) -> bytes:
+        """The signing key of the token in force now (a rotated token makes new CSRF tokens too)."""
+        return auth.signing_key(context(request).current_token())
+
+    def load_session(self, request: Request) -> None:
+        """Router dependency: read the session before the handler opens a transaction of its own
+        (SQLite would make a second, nested write transaction wait for the first)."""
+        self.session(request)
+
     def session(self, request: Request) -> auth.Session | None:
-        return auth.read_session(self.state.key, request.cookies.get(auth.SESSION_COOKIE))
+        """The live session of this request, read once from ui_sessions (shared by every replica)."""
+        if not hasattr(request.state, "fireline_session"):
+            cookie = request.cookies.get(auth.SESSION_COOKIE)
+            found = None
+            if cookie:
+                ctx = context(request)
+                with ctx.db.transaction() as db:
+                    found = auth.read_session(db, ctx.current_token(), cookie, ctx.clock())
+            request.state.fireline_session = found
+        session: auth.Session | None = request.state.fireline_session
+        return session
 
     def page(self, request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         nonce = request.cookies.get(auth.CSRF_COOKIE) or auth.new_nonce()
         html = self.state.env.get_template(template).render(
-            user=self.session(request), csrf=auth.csrf_token(self.state.key, nonce), csrf_field=auth.CSRF_FIELD,
+            user=self.session(request), csrf=auth.csrf_token(self.key(request), nonce), csrf_field=auth.CSRF_FIELD,
             path=request.url.path, open_reading=self.state.settings.open_reading, **values)
         response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
         if request.cookies.get(auth.CSRF_COOKIE) != nonce:
@@ -155,7 +173,7 @@ class UI:
     def check_form(self, request: Request, form: dict[str, str], *, needs_login: bool) -> Response | None:
         """CSRF (and origin) first, then the login: a forged request learns nothing about sessions."""
         if not auth.same_origin(request) or not auth.csrf_valid(
-                self.state.key, request.cookies.get(auth.CSRF_COOKIE), form.get(auth.CSRF_FIELD)):
+                self.key(request), request.cookies.get(auth.CSRF_COOKIE), form.get(auth.CSRF_FIELD)):
             return self.refuse(request, 403, "This form has expired or did not come from this fireline page. "
                                              "Reload the page and try again.")
         if needs_login and self.session(request) is None:
@@ -177,7 +195,7 @@ def _text(form: dict[str, str], name: str, *, required: bool = False, limit: int
 
 
 def _incident_actions(ui: UI) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, dependencies=[Depends(ui.load_session)])
 
     def apply(ctx: ServerContext, incident_id: int, action: str, form: dict[str, str],
               actor: str) -> tuple[int, str] | None:
@@ -278,7 +296,7 @@ def _postmortem(ctx: ServerContext, incident: Incident, alerts: list[IncidentAle
 
 
 def build_router(ui: UI) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, dependencies=[Depends(ui.load_session)])
 
     @router.get("/", response_class=HTMLResponse)
     def overview(request: Request, team: str | None = None, service: str | None = None) -> Response:
@@ -429,18 +447,36 @@ def build_router(ui: UI) -> APIRouter:
         denied = ui.check_form(request, form, needs_login=False)
         if denied is not None:
             return denied
+        client = request.client.host if request.client else "unknown"
+        wait = ui.state.limiter.retry_after(client)
+        if wait is not None:
+            log.warning("web UI login refused for %s: %d failed logins within %gs, retry in %ds", client,
+                        ui.state.limiter.failures, ui.state.limiter.window, wait)
+            refused = ui.refuse(request, 429, f"Too many failed logins from your address. Try again in {wait} s.")
+            refused.headers["Retry-After"] = str(wait)
+            return refused
         target = auth.safe_next(form.get("next"))
         name = (form.get("name") or "").strip()[:64]
-        if not auth.token_matches(context(request).token, form.get("token", "")):
+        ctx = context(request)
+        token = ctx.current_token()
+        if not auth.token_matches(token, form.get("token", "")):
+            count = ui.state.limiter.failed(client)
+            log.warning("web UI login failed from %s (%d within %gs)", client, count, ui.state.limiter.window)
             return ui.page(request, "login.html.j2", status=401, next=target, name=name,
                            error="That is not the API token of this fireline.")
         if not name:
             return ui.page(request, "login.html.j2", status=422, next=target, name=name,
                            error="Give your name: it is written on the timeline of what you do.")
+        ui.state.limiter.succeeded(client)
+
+        def record() -> str:
+            with ctx.db.transaction() as db:
+                return auth.make_session(db, token, name, ctx.clock())
+
+        cookie = await run_in_threadpool(record)
         response = RedirectResponse(target, status_code=303)
         secure = ui._secure(request)
-        auth.set_cookie(response, auth.SESSION_COOKIE, auth.make_session(ui.state.key, name), secure=secure,
-                        max_age=auth.SESSION_SECONDS)
+        auth.set_cookie(response, auth.SESSION_COOKIE, cookie, secure=secure, max_age=auth.SESSION_SECONDS)
         # A new CSRF nonce with the new session: a nonce planted before login is worth nothing after it.
         auth.set_cookie(response, auth.CSRF_COOKIE, auth.new_nonce(), secure=secure, max_age=None)
         return response
@@ -453,6 +489,13 @@ def build_router(ui: UI) -> APIRouter:
         denied = ui.check_form(request, form, needs_login=False)
         if denied is not None:
             return denied
+        ctx = context(request)
+
+        def revoke() -> None:
+            with ctx.db.transaction() as db:
+                auth.revoke_session(db, ctx.current_token(), request.cookies.get(auth.SESSION_COOKIE), ctx.clock())
+
+        await run_in_threadpool(revoke)  # server-side: the cookie is dead on every replica, kept or not
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(auth.SESSION_COOKIE, path="/")
         return response
@@ -540,4 +583,4 @@ def extension() -> ServerExtension:
     """The `fireline.server` entry point of the web UI."""
     ui = UI()
     routers = [build_router(ui), _incident_actions(ui)]
-    return ServerExtension(name="ui", routers=routers, setup=ui.setup)
+    return ServerExtension(name="ui", routers=routers, setup=ui.setup, migrations=auth.MIGRATIONS)
