@@ -55,7 +55,7 @@ class ServeProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"fireline serve exited with {self.proc.returncode}:\n{self.log.read_text()}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

@@ -89,7 +89,9 @@ def test_storage_down_is_503_so_alertmanager_retries(tmp_path: Path) -> None:
         assert response.status_code == 503 and response.headers["retry-after"] == "5"
         assert "postgres" not in response.text, "no connection details in the answer"
         assert client.get("/api/v1/incidents", headers=AUTH).status_code == 503
-        assert client.get("/healthz").status_code == 503
+        assert client.get("/healthz").status_code == 200, "liveness: the process serves"
+        ready = client.get("/readyz")
+        assert ready.status_code == 503 and ready.json()["checks"]["reachable"] != "ok"
         assert client.get("/metrics").status_code == 200
 
 

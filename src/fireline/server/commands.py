@@ -83,8 +83,14 @@ def serve(
         "fireline serve on %s:%s, database %s, extensions %s", listen_host, listen_port, ctx.db.dialect,
         ", ".join(ext.name for ext in ctx.extensions))
     # log_config=None: uvicorn adds no handlers of its own, so its records pass the root's redacting filter.
+    # SIGTERM: stop accepting, answer the requests in flight (each bounded by server.request_timeout, the
+    # drain by DRAIN_SECONDS), stop the scheduler (3 s); uvicorn then re-raises the signal, so the process
+    # ends by it (deliveries still blocked on a slow receiver are sent again: their lease expires).
     uvicorn.run(app, host=listen_host, port=listen_port, log_level=log_level.lower(), access_log=False,
-                timeout_graceful_shutdown=10, log_config=None)
+                timeout_graceful_shutdown=DRAIN_SECONDS, log_config=None)
+
+
+DRAIN_SECONDS = 5
 
 
 def capture(

@@ -135,6 +135,7 @@ def make_context(config: Config, *, database: str | None = None, token: str | No
     env = os.environ if environ is None else environ
     # FIRELINE_TOKEN (or a token given here) is fixed for the process; token_file may be rotated.
     rotatable = token is None and not env.get(TOKEN_ENV, "").strip() and config.server.token_file is not None
-    return ServerContext(config=config, db=Database(config.server.database),
+    database_ = Database(config.server.database, timeout_seconds=config.server.request_timeout.seconds)
+    return ServerContext(config=config, db=database_,
                          token=token if token is not None else read_token(config.server, environ),
                          metrics=Metrics(), clock=clock, token_file=config.server.token_file if rotatable else None)

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from fireline.server.context import Job, ServerContext
+from fireline.server.db import StorageUnavailable
 
 log = logging.getLogger("fireline.scheduler")
 SCHEDULER_LOCK_KEY = 0x66697265_7363686C  # "firesch1"
@@ -158,7 +159,9 @@ class Scheduler:
     def _run(self, job: Job) -> None:
         try:
             job.run(self.ctx, self.ctx.clock())
-        except Exception:  # one failing round (storage down, a bug) must not stop the job or the others
+        except StorageUnavailable as exc:  # expected while the database is away: one line, no traceback
+            log.warning("scheduler job %s: storage unavailable: %s", job.name, exc)
+        except Exception:  # one failing round (a bug) must not stop the job or the others
             log.exception("scheduler job %s failed", job.name)
 
     def run_once(self) -> bool:
@@ -196,10 +199,16 @@ class Scheduler:
         for thread in self._threads:
             thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 3.0) -> None:
+        """Stop the jobs: each finishes the round it is in, within `timeout` for all together (a round
+        still sending after that is abandoned; its items' leases expire and they are sent again)."""
         self._stop.set()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout=30)
+            thread.join(timeout=max(deadline - time.monotonic(), 0.0))
+        still = [t.name for t in self._threads if t.is_alive()]
+        if still:
+            log.warning("scheduler stopped with %s still running: their work is retried", ", ".join(still))
         self.leadership.release()
         self.is_leader = False
         self.ctx.metrics.scheduler_leader.set(0)

@@ -88,6 +88,16 @@ class ServerSettings(Model):
     escalation_director: str | None = Field(default=None, description="receiver for the default chain at 30m")
     scheduler_interval: DurationField = Duration.parse("1s")
     outbox: OutboxSettings = OutboxSettings()
+    request_timeout: DurationField = Field(
+        default=Duration.parse("10s"),
+        description="no request waits longer (503 with Retry-After); bounds database waits too")
+
+    @field_validator("request_timeout")
+    @classmethod
+    def _request_timeout(cls, value: Duration) -> Duration:
+        if not 1_000 <= value.milliseconds <= 300_000:
+            raise ValueError("request_timeout must be between 1s and 5m")
+        return value
 
     @field_validator("database")
     @classmethod
