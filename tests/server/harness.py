@@ -35,10 +35,10 @@ class Harness:
     def start(cls, database_url: str, capture: CaptureServer, tmp_path: Path, config: Config | None = None,
               extensions: Sequence[ServerExtension] = (), **config_args: Any) -> Iterator[Harness]:
         config = config or make_config(tmp_path, capture.url, **config_args)
-        migrate(database_url)
         clock = Clock()
         ctx = make_context(config, database=database_url, clock=clock)
         app = create_app(ctx, extensions=list(extensions), run_scheduler=False)
+        migrate(database_url)  # after create_app: the extensions' migrations are registered by then
         try:
             with TestClient(app, raise_server_exceptions=False) as client:
                 yield cls(client, ctx, clock, capture, app.state.scheduler)

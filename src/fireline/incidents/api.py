@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fireline.incidents import flows, postmortem, service
-from fireline.incidents.intake import AlertmanagerNotification
+from fireline.incidents.intake import AlertmanagerNotification, storable
 from fireline.incidents.models import ActionItem, Incident, IncidentAlert, Kind, Status, TimelineEvent
 from fireline.notify.endpoints import HttpTransport, resolver
 from fireline.notify.outbox import OutboxItem, OutboxStatus, OutboxWorker
@@ -34,9 +34,9 @@ _INTAKE_RETRIES = 3
 
 
 def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
+    # Every string the schema allows is taken: NUL and lone surrogates (which PostgreSQL and UTF-8 cannot
+    # store) become U+FFFD instead of a refusal the schema does not announce.
+    return storable(value)  # type: ignore[no-any-return]
 
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=10_000), AfterValidator(_no_nul)]

@@ -144,11 +144,11 @@ def create_app(ctx: ServerContext, extensions: Sequence[ServerExtension] | None 
                              "scheduler_leader": scheduler.is_leader})
 
     @app.get("/readyz", tags=["service"], responses={
-        200: {"content": {"application/json": {"example": {
+        200: {"content": {"application/json": {"schema": _READINESS, "example": {
             "status": "ready", "database": "postgresql", "instance": "web-1:4242",
             "checks": {"reachable": "ok", "migrated": "ok", "writable": "ok"}}}}},
         503: {"description": "not ready: the failing check says why; Retry-After", "content": {
-            "application/json": {"example": {
+            "application/json": {"schema": _READINESS, "example": {
                 "status": "unavailable", "database": "sqlite", "instance": "web-1:4242",
                 "checks": {"reachable": "ok", "migrated": "ok",
                            "writable": "attempt to write a readonly database"}}}}}})
@@ -177,10 +177,87 @@ def create_app(ctx: ServerContext, extensions: Sequence[ServerExtension] | None 
     for ext in exts:
         for router in ext.routers:
             app.include_router(router)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
 
+# ------------------------------------------------------------------------------------------- openapi
+
+_ERROR = {"type": "object", "required": ["detail"], "additionalProperties": True,
+          "properties": {"detail": {"type": "string", "description": "what is wrong, in a sentence"}}}
+_FIELD_PROBLEM = {"type": "object", "required": ["field", "message"], "properties": {
+    "field": {"type": "string", "description": "the field, dotted (alerts.0.status), or (body)"},
+    "message": {"type": "string"}, "type": {"anyOf": [{"type": "string"}, {"type": "null"}]}}}
+_VALIDATION = {"type": "object", "required": ["detail"], "properties": {"detail": {"anyOf": [
+    {"type": "array", "items": {"$ref": "#/components/schemas/FieldProblem"}},
+    {"type": "string"}]}}}
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
+# Answers any operation can give, whatever its handler: the framework's, the middlewares' and storage's.
+_COMMON = {
+    "400": "the body could not be read (not UTF-8, not parseable as its content type)",
+    "413": "body above server.max_body_bytes",
+    "503": "storage unavailable, or no answer within server.request_timeout; retry after Retry-After",
+}
+
+
+def _error(description: str, schema: str = "Error", headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": description,
+                              "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}}
+    if headers:
+        answer["headers"] = headers
+    return answer
+
+
+def _has_schema(answer: dict[str, Any]) -> bool:
+    return any("schema" in media for media in answer.get("content", {}).values())
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, completed with every status code and error body the service really sends."""
+    if app.openapi_schema is not None:
+        return app.openapi_schema
+    from fastapi.openapi.utils import get_openapi
+
+    document = get_openapi(title=app.title, version=app.version, summary=app.summary, routes=app.routes)
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    schemas.pop("HTTPValidationError", None)
+    schemas.pop("ValidationError", None)
+    schemas.update({"Error": _ERROR, "FieldProblem": _FIELD_PROBLEM, "ValidationProblems": _VALIDATION})
+    for path, operations in document.get("paths", {}).items():
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for code, answer in list(responses.items()):
+                if code.startswith(("4", "5")) and code != "422" and not _has_schema(answer):
+                    documented = _error(answer.get("description", "refused"), headers=answer.get("headers"))
+                    example = answer.get("content", {}).get("application/json", {}).get("example")
+                    if example is not None:
+                        documented["content"]["application/json"]["example"] = example
+                    responses[code] = documented
+            for code, description in _COMMON.items():
+                if code == "400" and "requestBody" not in operation:
+                    continue
+                responses.setdefault(code, _error(description, headers=_RETRY_AFTER if code == "503" else None))
+            if "503" in responses:
+                responses["503"].setdefault("headers", _RETRY_AFTER)
+            if operation.get("security"):
+                responses.setdefault("401", _error("missing or wrong bearer token", headers={
+                    "WWW-Authenticate": {"schema": {"type": "string"}}}))
+            if operation.get("parameters") or "requestBody" in operation:
+                responses["422"] = _error("the request does not have the documented shape: each problem names "
+                                          "its field", "ValidationProblems")
+            if "{" in path or path.startswith("/api/"):
+                # Extensions answer 404 too when their feature is not enabled in fireline.yaml (policy:).
+                responses.setdefault("404", _error("no such resource, or its feature is not enabled in fireline.yaml"))
+    app.openapi_schema = document
+    return document
+
+
 RETRY_AFTER = "5"
+_READINESS: dict[str, Any] = {"type": "object", "required": ["status", "database", "instance", "checks"],
+                              "properties": {
+    "status": {"enum": ["ready", "unavailable"]}, "database": {"type": "string"}, "instance": {"type": "string"},
+    "checks": {"type": "object", "additionalProperties": {"type": "string"},
+               "description": "reachable, migrated, writable: ok or why not"}}}
 
 
 def storage_unavailable() -> JSONResponse:
