@@ -322,6 +322,8 @@ def alertmanager_intake(notification: AlertmanagerNotification, request: Request
     except StorageUnavailable:
         ctx.metrics.intake_notifications.labels("unavailable").inc()
         raise
+    if not result.duplicate:  # its pages are committed: on the leader, the outbox sends them now
+        request.app.state.scheduler.wake("outbox")
     ctx.metrics.intake_notifications.labels("duplicate" if result.duplicate else "accepted").inc()
     ctx.metrics.intake_alerts.inc(len(notification.alerts))
     ctx.metrics.intake_latency.observe(time.perf_counter() - started)
@@ -505,7 +507,8 @@ def outbox_worker(ctx: ServerContext) -> OutboxWorker:
         max_attempts=outbox.max_attempts, base_backoff=timedelta(milliseconds=outbox.backoff.milliseconds),
         max_backoff=timedelta(milliseconds=outbox.max_backoff.milliseconds),
         # Longer than one request can take, so a live worker never sees its own claim expire.
-        lease=timedelta(seconds=outbox.timeout.seconds * 3 + 5), clock=ctx.clock)
+        lease=timedelta(seconds=outbox.timeout.seconds * 3 + 5), clock=ctx.clock, parallel=outbox.parallel,
+        slack_interval=timedelta(milliseconds=outbox.slack_interval.milliseconds))
 
 
 def read_state(ctx: ServerContext) -> dict[str, dict[tuple[str, ...], float]]:
@@ -521,22 +524,28 @@ def read_state(ctx: ServerContext) -> dict[str, dict[tuple[str, ...], float]]:
 
 
 class DeliveryJob:
-    """Delivers the outbox; the worker (HTTP client, endpoint resolver) is made on first use."""
+    """Delivers the outbox continuously; the worker (HTTP client, endpoint resolver) is made on first use.
+    Returns True while deliveries are in flight, so the scheduler calls again at once instead of waiting."""
 
     def __init__(self) -> None:
         self._worker: OutboxWorker | None = None
 
-    def __call__(self, ctx: ServerContext, now: datetime) -> None:
+    def __call__(self, ctx: ServerContext, now: datetime) -> bool:
         if self._worker is None:
             self._worker = outbox_worker(ctx)
-        for outcome in self._worker.deliver_due(now):
+        outcomes, busy = self._worker.pump(now)
+        for outcome in outcomes:
             ctx.metrics.notifications.labels(
                 outcome.integration, "delivered" if outcome.delivered else "dead" if outcome.dead else "retry").inc()
-            if outcome.incident_id is not None:
-                with ctx.db.transaction() as session:
+        recorded = [o for o in outcomes if o.incident_id is not None]
+        if recorded:  # one transaction for the timeline entries of every delivery that finished
+            with ctx.db.transaction() as session:
+                for outcome in recorded:
+                    assert outcome.incident_id is not None
                     service.record_delivery(session, outcome.incident_id, outcome.receiver, outcome.integration,
                                             outcome.event, outcome.delivered, outcome.dead, outcome.attempts,
                                             outcome.error, ctx.clock())
+        return busy or bool(outcomes)
 
 
 def _setup(ctx: ServerContext) -> None:

@@ -147,6 +147,7 @@ class Scheduler:
         self._last_run: dict[str, float] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._wake: dict[str, threading.Event] = {job.name: threading.Event() for job in self.jobs}
 
     def _confirm(self) -> bool:
         leader = self.leadership.hold()
@@ -156,13 +157,21 @@ class Scheduler:
             self.ctx.metrics.scheduler_leader.set(1 if leader else 0)
         return leader
 
-    def _run(self, job: Job) -> None:
+    def _run(self, job: Job) -> bool:
+        """One round of a job; True when it says more work is waiting (run again without pausing)."""
         try:
-            job.run(self.ctx, self.ctx.clock())
+            return job.run(self.ctx, self.ctx.clock()) is True
         except StorageUnavailable as exc:  # expected while the database is away: one line, no traceback
             log.warning("scheduler job %s: storage unavailable: %s", job.name, exc)
         except Exception:  # one failing round (a bug) must not stop the job or the others
             log.exception("scheduler job %s failed", job.name)
+        return False
+
+    def wake(self, name: str) -> None:
+        """Run job `name` now instead of at its next tick (intake wakes the outbox after a commit)."""
+        event = self._wake.get(name)
+        if event is not None:
+            event.set()
 
     def run_once(self) -> bool:
         """One synchronous tick (tests): confirm leadership, run every due job in turn. Returns leadership."""
@@ -173,7 +182,8 @@ class Scheduler:
             if started - self._last_run.get(job.name, -1e9) < job.interval_seconds:
                 continue
             self._last_run[job.name] = started
-            self._run(job)
+            while self._run(job):  # a synchronous tick finishes the work it started (deliveries in flight)
+                pass
         return True
 
     def _lead(self) -> None:
@@ -187,10 +197,12 @@ class Scheduler:
     def _job_loop(self, job: Job) -> None:
         # Each job in its own thread, so a slow one (a receiver timing out, a Prometheus query) never
         # delays another (escalation).
+        wake = self._wake[job.name]
         while not self._stop.is_set():
-            if self.is_leader:
-                self._run(job)
-            self._stop.wait(max(job.interval_seconds, self.tick_seconds))
+            if self.is_leader and self._run(job):
+                continue
+            wake.wait(max(job.interval_seconds, self.tick_seconds))
+            wake.clear()
 
     def start(self) -> None:
         self._threads = [threading.Thread(target=self._lead, name="fireline-leadership", daemon=True)]
@@ -203,6 +215,8 @@ class Scheduler:
         """Stop the jobs: each finishes the round it is in, within `timeout` for all together (a round
         still sending after that is abandoned; its items' leases expire and they are sent again)."""
         self._stop.set()
+        for event in self._wake.values():
+            event.set()
         deadline = time.monotonic() + timeout
         for thread in self._threads:
             thread.join(timeout=max(deadline - time.monotonic(), 0.0))

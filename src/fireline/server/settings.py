@@ -72,6 +72,9 @@ class OutboxSettings(Model):
     backoff: DurationField = Field(default=Duration.parse("2s"), description="first retry delay, doubled each time")
     max_backoff: DurationField = Duration.parse("5m")
     timeout: DurationField = Field(default=Duration.parse("10s"), description="per HTTP request")
+    slack_interval: DurationField = Field(default=Duration.parse("1s"),
+                                          description="at most one Slack message per receiver this often (0s: none)")
+    parallel: int = Field(default=16, ge=1, le=256, description="deliveries in flight at once")
 
 
 class ServerSettings(Model):
