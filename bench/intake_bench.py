@@ -1,24 +1,27 @@
-"""Alertmanager-webhook intake throughput and latency of `fireline serve`, on SQLite and PostgreSQL.
+"""Intake throughput beside its floor, and intake-to-delivery latency under sustained load, of `fireline serve`.
 
-A real `fireline serve` process (uvicorn, one worker) with its scheduler delivering notifications to a
-local capture server; the bench sends Alertmanager v4 payloads over HTTP on loopback:
+Real processes on loopback: `fireline serve` (uvicorn, one worker per replica) with its scheduler delivering
+to a local capture server, and the floor: the same app (same middlewares, same bearer-token check, same
+Alertmanager payload validation) whose intake stores nothing. One run prints, per database:
 
-1. sequentially, 1, 10 and 100 alerts per notification (each notification a new alert group, so each
-   opens an incident, snapshots its escalation and enqueues PagerDuty + Slack notifications): requests
-   and alerts per second, p50/p99 latency of one notification;
-2. a burst of 10,000 alerts from 20 concurrent senders (1 alert per notification, 100 groups), retrying
-   a 5xx as Alertmanager does; afterwards every alert must be in the database: none lost.
+1. intake throughput, 20 concurrent senders, one alert per notification: new groups (each opens an
+   incident, snapshots its escalation, enqueues PagerDuty + Slack) and updates to open groups, fireline
+   and floor side by side with the ratio;
+2. sustained load: RATE alerts/s for DURATION s (one alert per notification, each a new group), paced;
+   intake-to-delivery of the PagerDuty trigger at the capture server, p50/p99, and whether every page
+   arrived exactly once. SQLite with one replica at 200/s, PostgreSQL with two replicas at 400/s.
 
     .venv/bin/python bench/intake_bench.py                 # both databases (PostgreSQL at 127.0.0.1:5432)
     .venv/bin/python bench/intake_bench.py --db sqlite     # one of them
-    .venv/bin/python bench/intake_bench.py --quick         # smaller counts, a smoke run
+    .venv/bin/python bench/intake_bench.py --quick         # smaller counts, 10 s of load: a smoke run
 
-A benchmark, not a test: it prints a table (Markdown) and exits 1 only if alerts were lost.
+A benchmark, not a test: it prints Markdown tables and exits 1 only if a page was lost or repeated.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -39,10 +42,10 @@ from typing import Any
 
 import httpx
 import psycopg
-from sqlalchemy import create_engine, func, select
 
-from fireline.incidents.models import IncidentAlert
+from fireline.incidents.intake import AlertmanagerNotification
 from fireline.notify.capture import CaptureServer
+from fireline.server.app import Actor
 
 TOKEN = "bench-token"
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres", "dbname": "test"}
@@ -82,7 +85,7 @@ def write_config(workdir: Path, capture: str) -> Path:
         "teams": {"bench": {"page": ["team-pager", "team-slack"],
                             "escalation": [{"after": "0s", "notify": ["team-pager", "team-slack"]},
                                            {"after": "1h", "notify": ["team-slack"]}]}},
-        "server": {"token_file": str(workdir / "token"), "max_body_bytes": 8_388_608},
+        "server": {"token_file": str(workdir / "token"), "max_body_bytes": 8_388_608, "scheduler_interval": "200ms"},
     }
     path = workdir / "fireline.yaml"
     path.write_text(json.dumps(config))
@@ -90,13 +93,14 @@ def write_config(workdir: Path, capture: str) -> Path:
 
 
 @contextmanager
-def serve(config: Path, url: str, log: Path) -> Iterator[str]:
+def serve(config: Path, url: str, log: Path, *, floor: bool = False) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "FIRELINE_TOKEN"}
+    command = ([sys.executable, __file__, "--serve-floor", str(config), "--port", str(port)] if floor else
+               [sys.executable, "-c", "from fireline.cli import main; main()", "serve", "--config", str(config),
+                "--database", url, "--port", str(port), "--log-level", "warning"])
     with log.open("wb") as out:
-        proc = subprocess.Popen([sys.executable, "-c", "from fireline.cli import main; main()", "serve", "--config",
-                                 str(config), "--database", url, "--port", str(port), "--log-level", "warning"],
-                                stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -139,38 +143,50 @@ def payload(group: str, alerts: int, first: int) -> dict[str, Any]:
             "commonAnnotations": {}, "externalURL": "http://alertmanager:9093", "alerts": items}
 
 
-@dataclass
-class Row:
-    database: str
-    scenario: str
-    notifications: int
-    alerts: int
-    seconds: float
-    latencies: list[float]
-    retries: int = 0
-    stored: int | None = None
+def serve_floor(config: Path, port: int) -> None:
+    """The floor: create_app's middlewares, token check and payload validation; intake stores nothing."""
+    import uvicorn
 
-    def percentile(self, q: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
+    from fireline.server.app import create_app
+    from fireline.server.context import make_context
+    from fireline.spec.loader import load_config
+
+    ctx = make_context(load_config(config), database="sqlite://")
+    app = create_app(ctx, extensions=[], run_scheduler=False)
+
+    @app.post("/api/v1/alerts/alertmanager")
+    def floor_intake(notification: AlertmanagerNotification, _actor: Actor) -> dict[str, Any]:
+        return {"duplicate": False, "incident_id": None, "opened": False, "alerts": len(notification.alerts),
+                "note": "floor: validated, not stored"}
+
+    # First match wins: the floor's intake goes before the incidents router's.
+    app.router.routes.insert(0, app.router.routes.pop())
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def post(client: httpx.Client, base: str, body: dict[str, Any]) -> tuple[float, int]:
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
+
+
+def post(client: httpx.Client, base: str, body: dict[str, Any]) -> tuple[httpx.Response, int]:
     """Send like Alertmanager: retry 5xx and connection errors (with a short pause), never 4xx."""
     retries = 0
-    started = time.perf_counter()
+    last = ""
     while True:
         try:
             response = client.post(f"{base}/api/v1/alerts/alertmanager", json=body)
+            last = f"{response.status_code} {response.text[:200]}"
             if response.status_code < 500:
                 if response.status_code != 200:
                     raise RuntimeError(f"intake refused a valid notification: {response.status_code} {response.text}")
-                return time.perf_counter() - started, retries
-        except httpx.TransportError:
-            pass
+                return response, retries
+        except httpx.TransportError as exc:
+            last = type(exc).__name__
         retries += 1
         if retries > 50:
-            raise RuntimeError("a notification kept failing")
+            raise RuntimeError(f"a notification kept failing: {last}")
         time.sleep(0.2)
 
 
@@ -178,92 +194,173 @@ def client() -> httpx.Client:
     return httpx.Client(headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)
 
 
-def sequential(kind: str, base: str, per_notification: int, notifications: int, prefix: str) -> Row:
+@dataclass
+class Throughput:
+    notifications: int
+    seconds: float
+    latencies: list[float]
+    retries: int
+
+    @property
+    def rate(self) -> float:
+        return self.notifications / self.seconds
+
+
+def throughput(bases: list[str], bodies: list[dict[str, Any]], senders: int = 20) -> Throughput:
     latencies: list[float] = []
     retries = 0
-    with client() as http:
-        post(http, base, payload(f"{prefix}-warmup", per_notification, 10_000_000))
-        started = time.perf_counter()
-        for n in range(notifications):
-            latency, r = post(http, base, payload(f"{prefix}-{n}", per_notification, n * per_notification))
-            latencies.append(latency)
-            retries += r
-        seconds = time.perf_counter() - started
-    return Row(kind, f"{per_notification} alert(s)/notification", notifications, notifications * per_notification,
-               seconds, latencies, retries)
-
-
-def burst(kind: str, base: str, url: str, total: int, senders: int, groups: int) -> Row:
-    per_sender = total // senders
-    latencies: list[float] = []
     lock = threading.Lock()
-    retries = 0
 
     def sender(index: int) -> None:
         nonlocal retries
         with client() as http:
-            for k in range(per_sender):
-                alert_id = 20_000_000 + index * per_sender + k
-                latency, r = post(http, base, payload(f"burst-{alert_id % groups}", 1, alert_id))
+            for n, body in enumerate(bodies[index::senders]):
+                started = time.perf_counter()
+                _, r = post(http, bases[(index + n) % len(bases)], body)
                 with lock:
-                    latencies.append(latency)
+                    latencies.append(time.perf_counter() - started)
                     retries += r
 
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=senders) as pool:
         list(pool.map(sender, range(senders)))
-    seconds = time.perf_counter() - started
-    engine = create_engine(url)
-    with engine.connect() as conn:
-        stored = conn.execute(select(func.count(func.distinct(IncidentAlert.fingerprint))).where(
-            IncidentAlert.fingerprint >= f"{20_000_000:016x}",
-            IncidentAlert.fingerprint < f"{20_000_000 + total:016x}")).scalar_one()
-    engine.dispose()
-    return Row(kind, f"burst: {senders} senders", per_sender * senders, per_sender * senders, seconds, latencies,
-               retries, stored)
+    return Throughput(len(bodies), time.perf_counter() - started, latencies, retries)
 
 
-def table(rows: list[Row]) -> str:
-    lines = ["| database | scenario | notifications | alerts | notifications/s | alerts/s | p50 ms | p99 ms | "
-             "5xx retried | alerts stored |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for r in rows:
-        stored = "" if r.stored is None else f"{r.stored}/{r.alerts}"
-        lines.append(f"| {r.database} | {r.scenario} | {r.notifications} | {r.alerts} | "
-                     f"{r.notifications / r.seconds:.0f} | {r.alerts / r.seconds:.0f} | {r.percentile(0.5):.1f} | "
-                     f"{r.percentile(0.99):.1f} | {r.retries} | {stored} |")
-    return "\n".join(lines)
+@dataclass
+class Sustained:
+    database: str
+    replicas: int
+    rate: float
+    seconds: float
+    sent: int
+    achieved: float
+    delivery: list[float]
+    pages: int
+    repeated: int
+    slack: int
+
+
+def sustained(kind: str, bases: list[str], capture: CaptureServer, rate: float, seconds: float,
+              prefix: str) -> Sustained:
+    """Paced senders at `rate` notifications/s (one alert each, each a new group) for `seconds`."""
+    capture.clear()
+    senders = 40
+    answered: dict[int, float] = {}
+    lock = threading.Lock()
+    total = int(rate * seconds)
+    start = time.perf_counter() + 0.5
+    epoch = time.time() - time.perf_counter()
+
+    def sender(index: int) -> None:
+        with client() as http:
+            for n in range(index, total, senders):
+                due = start + n / rate
+                pause = due - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
+                response, _ = post(http, bases[n % len(bases)], payload(f"{prefix}-{n}", 1, 40_000_000 + n))
+                incident = response.json()["incident_id"]
+                with lock:
+                    answered[incident] = epoch + time.perf_counter()
+
+    with ThreadPoolExecutor(max_workers=senders) as pool:
+        list(pool.map(sender, range(senders)))
+    achieved = total / (time.perf_counter() - start)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        keys = {r.json().get("dedup_key") for r in capture.requests("/v2/enqueue")}
+        if all(f"fireline-{i}" in keys for i in answered):
+            break
+        time.sleep(0.5)
+    time.sleep(2)  # repeats would arrive now
+    first: dict[int, float] = {}
+    counts: dict[int, int] = {}
+    for request in capture.requests("/v2/enqueue"):
+        body = request.json()
+        if body.get("event_action") != "trigger":
+            continue
+        incident = int(str(body["dedup_key"]).removeprefix("fireline-"))
+        counts[incident] = counts.get(incident, 0) + 1
+        first.setdefault(incident, request.received_at)
+    delivery = [first[i] - at for i, at in answered.items() if i in first]
+    return Sustained(kind, len(bases), rate, seconds, total, achieved, delivery, len(first),
+                     sum(1 for i in answered if counts.get(i, 0) > 1), len(capture.requests("/slack")))
+
+
+def run_database(kind: str, capture: CaptureServer, quick: bool) -> tuple[list[str], Sustained]:
+    per = 300 if quick else 1500
+    replicas = 1 if kind == "sqlite" else 2
+    rows: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="fireline-bench-") as tmp, database(kind, Path(tmp)) as url:
+        work = Path(tmp)
+        config = write_config(work, capture.url)
+        new = [payload(f"new-{n}", 1, n) for n in range(per)]
+        update = [payload(f"upd-{n % 20}", 1, 1_000_000 + n) for n in range(per)]
+        results: dict[str, dict[str, Throughput]] = {}
+        with serve(config, url, work / "floor.log", floor=True) as floor:
+            results["floor"] = {"new": throughput([floor], new), "update": throughput([floor], update)}
+        with contextlib.ExitStack() as stack:
+            bases = [stack.enter_context(serve(config, url, work / f"serve{i}.log")) for i in range(replicas)]
+            results["fireline"] = {"new": throughput(bases, new)}
+            # Updates go to the 20 groups opened by their first notification.
+            for group in range(20):
+                with client() as http:
+                    post(http, bases[0], payload(f"upd-{group}", 1, 2_000_000 + group))
+            results["fireline"]["update"] = throughput(bases, update)
+            for scenario in ("new", "update"):
+                f, s = results["floor"][scenario], results["fireline"][scenario]
+                rows.append(f"| {kind} ×{replicas} | {'new group' if scenario == 'new' else 'update to open group'} | "
+                            f"{f.rate:.0f} | {s.rate:.0f} | {s.rate / f.rate:.0%} | "
+                            f"{percentile(f.latencies, 0.5) * 1000:.1f} / {percentile(f.latencies, 0.99) * 1000:.1f} | "
+                            f"{percentile(s.latencies, 0.5) * 1000:.1f} / {percentile(s.latencies, 0.99) * 1000:.1f} | "
+                            f"{s.retries} |")
+                print(rows[-1], file=sys.stderr)
+            rate = 200.0 if kind == "sqlite" else 400.0
+            load = sustained(kind, bases, capture, rate, 10.0 if quick else 60.0, f"load-{kind}")
+    return rows, load
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
-    parser.add_argument("--quick", action="store_true", help="smaller counts (smoke run)")
+    parser.add_argument("--quick", action="store_true", help="smaller counts, 10 s of load (smoke run)")
+    parser.add_argument("--serve-floor", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.serve_floor is not None:
+        serve_floor(args.serve_floor, args.port)
+        return 0
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
-    counts = {1: 300, 10: 150, 100: 40} if not args.quick else {1: 30, 10: 15, 100: 5}
-    total, senders = (10_000, 20) if not args.quick else (1_000, 20)
-    rows: list[Row] = []
-    lost = False
+    intake_rows: list[str] = []
+    loads: list[Sustained] = []
     with CaptureServer() as capture:
         for kind in kinds:
-            with tempfile.TemporaryDirectory(prefix="fireline-bench-") as tmp, database(kind, Path(tmp)) as url:
-                work = Path(tmp)
-                config = write_config(work, capture.url)
-                with serve(config, url, work / "serve.log") as base:
-                    for per, n in counts.items():
-                        rows.append(sequential(kind, base, per, n, f"seq{per}"))
-                        print(table(rows[-1:]).splitlines()[-1], file=sys.stderr)
-                    row = burst(kind, base, url, total, senders, groups=100)
-                    rows.append(row)
-                    print(table(rows[-1:]).splitlines()[-1], file=sys.stderr)
-                    lost = lost or row.stored != row.alerts
+            rows, load = run_database(kind, capture, args.quick)
+            intake_rows += rows
+            loads.append(load)
+    load_avg = os.getloadavg()
     print(f"fireline serve intake, {platform.python_implementation()} {platform.python_version()}, "
-          f"{os.cpu_count()} CPUs, one uvicorn worker; loopback HTTP; latency = one notification, committed")
+          f"{os.cpu_count()} CPUs (load average {load_avg[0]:.1f} at the end: other work shares them), "
+          "one uvicorn worker per replica, loopback HTTP, 20 senders, 1 alert per notification")
     print()
-    print(table(rows))
+    print("| database | notifications | floor /s | fireline /s | fireline/floor | floor p50/p99 ms | "
+          "fireline p50/p99 ms | 5xx retried |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("\n".join(intake_rows))
     print()
-    print("ALERTS LOST" if lost else "no alert lost")
-    return 1 if lost else 0
+    print("| database | target alerts/s | seconds | sent | achieved /s | pages delivered | page repeated | "
+          "intake→page p50 s | p99 s | Slack messages (1/s per receiver) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    bad = False
+    for load in loads:
+        print(f"| {load.database} ×{load.replicas} | {load.rate:.0f} | {load.seconds:.0f} | {load.sent} | "
+              f"{load.achieved:.0f} | {load.pages}/{load.sent} | {load.repeated} | "
+              f"{percentile(load.delivery, 0.5):.2f} | {percentile(load.delivery, 0.99):.2f} | {load.slack} |")
+        bad = bad or load.pages != load.sent or load.repeated > 0
+    print()
+    print("PAGES LOST OR REPEATED" if bad else "every page delivered exactly once")
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from fireline.notify.capture import CaptureServer
 from fireline.notify.outbox import backoff
 from tests.server.harness import Harness
 from tests.server.support import alert, notification
@@ -101,10 +102,26 @@ def test_one_receivers_notifications_keep_their_order(harness: Harness) -> None:
     h.tick()  # the acknowledge is due, but the trigger before it is not delivered yet
     assert [r.json()["event_action"] for r in h.capture.requests("/v2/enqueue")] == ["trigger"]
     h.clock.advance(seconds=1)
-    h.tick()
-    assert [r.json()["event_action"] for r in h.capture.requests("/v2/enqueue")] == ["trigger", "trigger"]
-    h.tick()
+    h.tick()  # the retried trigger goes, and right after it (same tick, the worker keeps going) the acknowledge
     assert [r.json()["event_action"] for r in h.capture.requests("/v2/enqueue")] == ["trigger", "trigger",
                                                                                         "acknowledge"]
     # Slack (another stream) was not held back by PagerDuty's retries.
     assert len(h.capture.requests("/slack/payments")) == 2
+
+
+def test_pages_go_first_and_slack_is_rate_limited_per_receiver(capture: CaptureServer, tmp_path: Path) -> None:
+    # Five incidents at once with one Slack channel at one message a second: the five pages go in the first
+    # round, Slack's messages follow one per second, each waiting without spending an attempt.
+    with Harness.start(f"sqlite:///{tmp_path / 'f.db'}", capture, tmp_path,
+                       server={"outbox": {"backoff": "100ms", "slack_interval": "1s"}}) as h:
+        for i in range(5):
+            assert h.post_alerts(notification(alert(fingerprint=f"f{i}"), group_key=f"g{i}")).status_code == 200
+        h.tick()
+        assert len(capture.requests("/v2/enqueue")) == 5
+        assert len(capture.requests("/slack/payments")) == 1
+        for second in range(1, 5):
+            h.clock.advance(seconds=1)
+            h.tick()
+            assert len(capture.requests("/slack/payments")) == 1 + second
+        pending = h.get("/api/v1/outbox?status=delivered")
+        assert all(item["attempts"] == 1 for item in pending), "waiting for a slot is not an attempt"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +11,7 @@ from typing import Any
 
 from fireline.notify.capture import CaptureServer
 from fireline.server.app import create_app
-from fireline.server.context import ServerContext, make_context
+from fireline.server.context import ServerContext, ServerExtension, make_context
 from fireline.server.db import migrate
 from fireline.server.scheduler import Scheduler
 from fireline.spec.config import Config
@@ -33,12 +33,12 @@ class Harness:
     @classmethod
     @contextmanager
     def start(cls, database_url: str, capture: CaptureServer, tmp_path: Path, config: Config | None = None,
-              **config_args: Any) -> Iterator[Harness]:
+              extensions: Sequence[ServerExtension] = (), **config_args: Any) -> Iterator[Harness]:
         config = config or make_config(tmp_path, capture.url, **config_args)
-        migrate(database_url)
         clock = Clock()
         ctx = make_context(config, database=database_url, clock=clock)
-        app = create_app(ctx, extensions=[], run_scheduler=False)
+        app = create_app(ctx, extensions=list(extensions), run_scheduler=False)
+        migrate(database_url)  # after create_app: the extensions' migrations are registered by then
         try:
             with TestClient(app, raise_server_exceptions=False) as client:
                 yield cls(client, ctx, clock, capture, app.state.scheduler)

@@ -21,11 +21,14 @@ ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 
 
 class ServeProcess:
-    def __init__(self, config: Path, database: str, log: Path, port: int | None = None) -> None:
+    def __init__(self, config: Path, database: str, log: Path, port: int | None = None, *,
+                 log_level: str = "info", env: dict[str, str] | None = None) -> None:
         self.config = config
         self.database = database
         self.port = port or free_port()
         self.log = log
+        self.log_level = log_level
+        self.extra_env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -36,12 +39,12 @@ class ServeProcess:
         return self.spawn().wait_healthy(timeout)
 
     def spawn(self) -> ServeProcess:
-        env = {k: v for k, v in os.environ.items() if k != "FIRELINE_TOKEN"}
+        env = {k: v for k, v in os.environ.items() if k != "FIRELINE_TOKEN"} | self.extra_env
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-c", "from fireline.cli import main; main()", "serve", "--config",
                  str(self.config), "--database", self.database, "--host", "127.0.0.1", "--port", str(self.port),
-                 "--log-level", "info"],
+                 "--log-level", self.log_level],
                 stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
         return self
 
@@ -52,7 +55,7 @@ class ServeProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"fireline serve exited with {self.proc.returncode}:\n{self.log.read_text()}")
             try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/readyz", timeout=5).status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass

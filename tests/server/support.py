@@ -127,7 +127,8 @@ def config_dict(tmp_path: Path, capture_url: str, *, escalation: list[dict[str, 
         "receivers": receivers,
         "teams": {"payments": {"page": ["payments-pager", "payments-slack"], "ticket": ["payments-slack"],
                                "escalation": chain}},
-        "server": {"token_file": str(token_file), "outbox": {"backoff": "100ms", "max_backoff": "1s"},
+        "server": {"token_file": str(token_file), "outbox": {"backoff": "100ms", "max_backoff": "1s",
+                                                                 "slack_interval": "0s"},
                    "scheduler_interval": "100ms", **(server or {})},
     }
 

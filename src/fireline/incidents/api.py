@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
@@ -17,8 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from fireline.incidents import postmortem, service
-from fireline.incidents.intake import AlertmanagerNotification
+from fireline.incidents import flows, postmortem, service
+from fireline.incidents.intake import AlertmanagerNotification, storable
 from fireline.incidents.models import ActionItem, Incident, IncidentAlert, Kind, Status, TimelineEvent
 from fireline.notify.endpoints import HttpTransport, resolver
 from fireline.notify.outbox import OutboxItem, OutboxStatus, OutboxWorker
@@ -32,9 +34,9 @@ _INTAKE_RETRIES = 3
 
 
 def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
+    # Every string the schema allows is taken: NUL and lone surrogates (which PostgreSQL and UTF-8 cannot
+    # store) become U+FFFD instead of a refusal the schema does not announce.
+    return storable(value)  # type: ignore[no-any-return]
 
 
 Text = Annotated[str, StringConstraints(min_length=1, max_length=10_000), AfterValidator(_no_nul)]
@@ -265,18 +267,21 @@ def _detail(session: Session, incident: Incident) -> IncidentDetail:
     )
 
 
-def _load(session: Session, incident_id: int, *, lock: bool = True) -> Incident:
-    # Locked for the transaction: a transition never interleaves with intake or the escalation job.
-    incident = session.get(Incident, incident_id, with_for_update=lock)
+def _load(session: Session, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
     if incident is None:
         raise HTTPException(404, f"incident {incident_id} not found")
     return incident
 
 
-def _transition(fn: Any, *args: Any) -> None:
+@contextmanager
+def _answers() -> Iterator[None]:
+    """The HTTP answers of flows' refusals: 404 for no such incident, 409 for a transition not allowed."""
     try:
-        fn(*args)
-    except service.TransitionError as exc:
+        yield
+    except flows.IncidentNotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except flows.TransitionError as exc:
         raise HTTPException(409, str(exc)) from None
 
 
@@ -317,6 +322,8 @@ def alertmanager_intake(notification: AlertmanagerNotification, request: Request
     except StorageUnavailable:
         ctx.metrics.intake_notifications.labels("unavailable").inc()
         raise
+    if not result.duplicate:  # its pages are committed: on the leader, the outbox sends them now
+        request.app.state.scheduler.wake("outbox")
     ctx.metrics.intake_notifications.labels("duplicate" if result.duplicate else "accepted").inc()
     ctx.metrics.intake_alerts.inc(len(notification.alerts))
     ctx.metrics.intake_latency.observe(time.perf_counter() - started)
@@ -355,16 +362,17 @@ _ERRORS: dict[int | str, dict[str, Any]] = {404: {"description": "no such incide
 @incidents.get("/incidents/{incident_id}", response_model=IncidentDetail, responses=_ERRORS,
                summary="One incident with alerts, timeline, notifications and action items")
 def get_incident(incident_id: IncidentId, session: DbSession, _actor: Actor) -> IncidentDetail:
-    return _detail(session, _load(session, incident_id, lock=False))
+    return _detail(session, _load(session, incident_id))
 
 
 @incidents.post("/incidents/{incident_id}/ack", response_model=IncidentDetail, responses=_ERRORS,
                 summary="Acknowledge: someone owns it; escalation stops")
 def ack_incident(incident_id: IncidentId, session: DbSession, actor: Actor, request: Request,
                  body: Annotated[AckIn | None, Body()] = None) -> IncidentDetail:
-    incident = _load(session, incident_id)
     ctx = context(request)
-    _transition(service.acknowledge, session, ctx.config, incident, actor, ctx.clock(), body.note if body else None)
+    with _answers():
+        incident = flows.acknowledge(session, ctx.config, incident_id, actor=actor, now=ctx.clock(),
+                                     note=body.note if body else None)
     return _detail(session, incident)
 
 
@@ -372,9 +380,9 @@ def ack_incident(incident_id: IncidentId, session: DbSession, actor: Actor, requ
                 summary="Mitigate: impact is over, the cause may remain")
 def mitigate_incident(incident_id: IncidentId, body: MitigateIn, session: DbSession, actor: Actor,
                       request: Request) -> IncidentDetail:
-    incident = _load(session, incident_id)
     ctx = context(request)
-    _transition(service.mitigate, session, ctx.config, incident, actor, body.note, ctx.clock())
+    with _answers():
+        incident = flows.mitigate(session, ctx.config, incident_id, actor=actor, now=ctx.clock(), note=body.note)
     return _detail(session, incident)
 
 
@@ -382,10 +390,10 @@ def mitigate_incident(incident_id: IncidentId, body: MitigateIn, session: DbSess
                 summary="Resolve: closed; PagerDuty is resolved and the channel told")
 def resolve_incident(incident_id: IncidentId, session: DbSession, actor: Actor, request: Request,
                      body: Annotated[ResolveIn | None, Body()] = None) -> IncidentDetail:
-    incident = _load(session, incident_id)
     ctx = context(request)
-    _transition(service.resolve, session, ctx.config, incident, actor, ctx.clock(),
-                body.note if body else None, body.root_cause if body else None)
+    with _answers():
+        incident = flows.resolve(session, ctx.config, incident_id, actor=actor, now=ctx.clock(),
+                                 note=body.note if body else None, root_cause=body.root_cause if body else None)
     return _detail(session, incident)
 
 
@@ -393,8 +401,8 @@ def resolve_incident(incident_id: IncidentId, session: DbSession, actor: Actor, 
                 responses=_ERRORS, summary="Add a comment to the timeline")
 def comment_incident(incident_id: IncidentId, body: CommentIn, session: DbSession, actor: Actor,
                      request: Request) -> TimelineEventOut:
-    incident = _load(session, incident_id)
-    event = service.add_comment(session, incident, actor, body.text, context(request).clock())
+    with _answers():
+        event = flows.comment(session, incident_id, actor=actor, now=context(request).clock(), text=body.text)
     return TimelineEventOut(id=event.id, at=event.at, kind=event.kind, actor=event.actor, message=event.message)
 
 
@@ -402,10 +410,10 @@ def comment_incident(incident_id: IncidentId, body: CommentIn, session: DbSessio
                 responses=_ERRORS, summary="Post a templated status update to the team's channel")
 def update_incident(incident_id: IncidentId, body: UpdateIn, session: DbSession, actor: Actor,
                     request: Request) -> TimelineEventOut:
-    incident = _load(session, incident_id)
     ctx = context(request)
-    event = service.post_update(session, ctx.config, incident, service.StatusUpdate(**body.model_dump()), actor,
-                                ctx.clock())
+    with _answers():
+        event = flows.post_update(session, ctx.config, incident_id, actor=actor, now=ctx.clock(),
+                                  update=service.StatusUpdate(**body.model_dump()))
     return TimelineEventOut(id=event.id, at=event.at, kind=event.kind, actor=event.actor, message=event.message)
 
 
@@ -413,8 +421,9 @@ def update_incident(incident_id: IncidentId, body: UpdateIn, session: DbSession,
                 responses=_ERRORS, summary="Add a postmortem action item")
 def action_incident(incident_id: IncidentId, body: ActionIn, session: DbSession, actor: Actor,
                     request: Request) -> ActionOut:
-    incident = _load(session, incident_id)
-    item = service.add_action(session, incident, actor, body.title, body.owner, body.due, context(request).clock())
+    with _answers():
+        item = flows.add_action(session, incident_id, actor=actor, now=context(request).clock(), title=body.title,
+                                owner=body.owner, due=body.due)
     return ActionOut(id=item.id, title=item.title, owner=item.owner, due=item.due, created_by=item.created_by,
                      created_at=item.created_at)
 
@@ -425,7 +434,7 @@ def action_incident(incident_id: IncidentId, body: ActionIn, session: DbSession,
 def incident_postmortem(incident_id: IncidentId, session: DbSession, _actor: Actor,
                         request: Request) -> PlainTextResponse:
     ctx = context(request)
-    incident = _load(session, incident_id, lock=False)
+    incident = _load(session, incident_id)
     text = postmortem.draft(
         incident,
         list(session.scalars(select(IncidentAlert).where(IncidentAlert.incident_id == incident.id))),
@@ -472,8 +481,11 @@ def run_escalations(ctx: ServerContext, now: datetime) -> None:
         due = service.due_escalations(session, now)
     for incident_id in due:
         with ctx.db.transaction() as session:
-            incident = session.get(Incident, incident_id, with_for_update=True)
-            if incident is None or incident.escalation_next_at is None:
+            try:
+                incident = flows.locked(session, incident_id)
+            except flows.IncidentNotFound:
+                continue
+            if incident.escalation_next_at is None:
                 continue
             lag = (now - incident.escalation_next_at).total_seconds()
             if service.escalate_due(session, ctx.config, incident, now):
@@ -495,7 +507,8 @@ def outbox_worker(ctx: ServerContext) -> OutboxWorker:
         max_attempts=outbox.max_attempts, base_backoff=timedelta(milliseconds=outbox.backoff.milliseconds),
         max_backoff=timedelta(milliseconds=outbox.max_backoff.milliseconds),
         # Longer than one request can take, so a live worker never sees its own claim expire.
-        lease=timedelta(seconds=outbox.timeout.seconds * 3 + 5), clock=ctx.clock)
+        lease=timedelta(seconds=outbox.timeout.seconds * 3 + 5), clock=ctx.clock, parallel=outbox.parallel,
+        slack_interval=timedelta(milliseconds=outbox.slack_interval.milliseconds))
 
 
 def read_state(ctx: ServerContext) -> dict[str, dict[tuple[str, ...], float]]:
@@ -511,22 +524,28 @@ def read_state(ctx: ServerContext) -> dict[str, dict[tuple[str, ...], float]]:
 
 
 class DeliveryJob:
-    """Delivers the outbox; the worker (HTTP client, endpoint resolver) is made on first use."""
+    """Delivers the outbox continuously; the worker (HTTP client, endpoint resolver) is made on first use.
+    Returns True while deliveries are in flight, so the scheduler calls again at once instead of waiting."""
 
     def __init__(self) -> None:
         self._worker: OutboxWorker | None = None
 
-    def __call__(self, ctx: ServerContext, now: datetime) -> None:
+    def __call__(self, ctx: ServerContext, now: datetime) -> bool:
         if self._worker is None:
             self._worker = outbox_worker(ctx)
-        for outcome in self._worker.deliver_due(now):
+        outcomes, busy = self._worker.pump(now)
+        for outcome in outcomes:
             ctx.metrics.notifications.labels(
                 outcome.integration, "delivered" if outcome.delivered else "dead" if outcome.dead else "retry").inc()
-            if outcome.incident_id is not None:
-                with ctx.db.transaction() as session:
+        recorded = [o for o in outcomes if o.incident_id is not None]
+        if recorded:  # one transaction for the timeline entries of every delivery that finished
+            with ctx.db.transaction() as session:
+                for outcome in recorded:
+                    assert outcome.incident_id is not None
                     service.record_delivery(session, outcome.incident_id, outcome.receiver, outcome.integration,
                                             outcome.event, outcome.delivered, outcome.dead, outcome.attempts,
                                             outcome.error, ctx.clock())
+        return busy or bool(outcomes)
 
 
 def _setup(ctx: ServerContext) -> None:

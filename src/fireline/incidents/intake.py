@@ -1,8 +1,13 @@
-"""Alertmanager's webhook payload (version 4), validated strictly enough that storage never rejects it.
+"""Alertmanager's webhook payload (version 4), taken in whole whenever it has Alertmanager's shape.
 
 Firing alerts carry `endsAt: 0001-01-01T00:00:00Z` (Alertmanager zeroes it); times have nanosecond
-fractions. Unknown keys (e.g. `notification_reason` from 0.32) are ignored. Strings are bounded and
-may not contain NUL, which PostgreSQL cannot store, so bad input is a 422, never a 500.
+fractions. Unknown keys (e.g. `notification_reason` from 0.32) are ignored.
+
+Alertmanager never retries a 4xx, so a 422 drops every alert of the group: it is kept for bodies that
+are not Alertmanager's shape. Everything else is made storable instead of refused: text over its limit
+is cut with a marker (TRUNCATED), labels beyond MAX_LABELS are left out, lone surrogates and NUL
+(which neither UTF-8 nor PostgreSQL can store) become U+FFFD, and each alert keeps a note of what
+was changed for the incident's timeline.
 """
 
 from __future__ import annotations
@@ -13,27 +18,68 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, model_validator
 
 _FRACTION_RE = re.compile(r"(\.\d{6})\d+")
 _ZERO_YEAR = 1
+_UNSTORABLE_RE = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
+TRUNCATED = "…[truncated]"
+MAX_LABEL_NAME = 255
+MAX_LABEL_VALUE = 4096
+MAX_LABELS = 128
+MAX_GROUP_KEY = 1024
+MAX_FINGERPRINT = 64
+# Kept first when an alert has more than MAX_LABELS labels: they say what and whose it is.
+_FIRST_LABELS = ("alertname", "service", "slo", "team", "severity", "fireline_severity", "long_window",
+                 "short_window")
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
+def storable(value: Any) -> Any:
+    """The JSON value with every string (keys too) free of lone surrogates and NUL."""
+    if isinstance(value, str):
+        return _UNSTORABLE_RE.sub(REPLACEMENT, value)
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v) for v in value]
     return value
 
 
-def _labels(value: dict[str, str]) -> dict[str, str]:
-    for key, item in value.items():
-        if "\x00" in key or "\x00" in item:
-            raise ValueError("label names and values must not contain NUL characters")
-        if len(key) > 255 or len(item) > 4096:
-            raise ValueError(f"label {key[:40]!r} is too long (names 255, values 4096 characters)")
-    if len(value) > 128:
-        raise ValueError("too many labels (at most 128)")
-    return value
+def truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - len(TRUNCATED)] + TRUNCATED
+
+
+def _clipped(limit: int) -> Any:
+    return BeforeValidator(lambda v: truncate(v, limit) if isinstance(v, str) else v)
+
+
+def _identity(text: str, limit: int) -> str:
+    # An identity (group key, fingerprint) cut short could merge two groups: keep a digest of the whole.
+    if len(text) <= limit:
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    return text[: limit - 17] + "~" + digest
+
+
+def fit_labels(labels: dict[str, str], what: str) -> tuple[dict[str, str], list[str]]:
+    """Labels cut to the limits fireline stores, and notes saying what was cut or left out."""
+    notes: list[str] = []
+    fitted: dict[str, str] = {}
+    for key, value in labels.items():
+        name = truncate(key, MAX_LABEL_NAME)
+        if len(value) > MAX_LABEL_VALUE:
+            notes.append(f"{what} {name[:60]!r} cut from {len(value)} to {MAX_LABEL_VALUE} characters")
+        if name != key:
+            notes.append(f"{what} name {name[:60]!r}... cut from {len(key)} to {MAX_LABEL_NAME} characters")
+        fitted[name] = truncate(value, MAX_LABEL_VALUE)
+    if len(fitted) > MAX_LABELS:
+        order = [k for k in _FIRST_LABELS if k in fitted] + sorted(k for k in fitted if k not in _FIRST_LABELS)
+        kept, left = order[:MAX_LABELS], order[MAX_LABELS:]
+        fitted = {k: fitted[k] for k in kept}
+        shown = ", ".join(left[:20]) + (f" and {len(left) - 20} more" if len(left) > 20 else "")
+        notes.append(f"{len(left)} {what}s beyond the limit of {MAX_LABELS} not kept: {shown}")
+    return fitted, notes
 
 
 def _timestamp(value: Any) -> Any:
@@ -52,9 +98,9 @@ def _utc(value: datetime) -> datetime:
         raise ValueError("timestamp is out of range once converted to UTC") from None
 
 
-Short = Annotated[str, StringConstraints(max_length=255), AfterValidator(_no_nul)]
-Long = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_no_nul)]
-LabelSet = Annotated[dict[str, str], AfterValidator(_labels)]
+Short = Annotated[str, _clipped(255)]
+Long = Annotated[str, _clipped(4096)]
+LabelSet = Annotated[dict[str, str], AfterValidator(lambda v: fit_labels(v, "label")[0])]
 Timestamp = Annotated[datetime, BeforeValidator(_timestamp), AfterValidator(_utc)]
 
 
@@ -62,12 +108,29 @@ class WebhookAlert(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     status: Literal["firing", "resolved"]
-    labels: LabelSet
-    annotations: LabelSet = Field(default_factory=dict)
+    labels: dict[str, str]
+    annotations: dict[str, str] = Field(default_factory=dict)
     startsAt: Timestamp
     endsAt: Timestamp | None = None
     generatorURL: Long = ""
-    fingerprint: Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_no_nul)]
+    fingerprint: str
+    # What intake changed to store this alert (cut values, labels left out), for the timeline.
+    _notes: list[str] = PrivateAttr(default_factory=list)
+
+    @model_validator(mode="after")
+    def _fit(self) -> WebhookAlert:
+        self.labels, label_notes = fit_labels(self.labels, "label")
+        self.annotations, annotation_notes = fit_labels(self.annotations, "annotation")
+        self._notes = label_notes + annotation_notes
+        if not self.fingerprint:
+            # Senders other than Alertmanager may leave it out: the labels are the alert's identity.
+            self.fingerprint = hashlib.sha256(json.dumps(sorted(self.labels.items())).encode()).hexdigest()[:16]
+        self.fingerprint = _identity(self.fingerprint, MAX_FINGERPRINT)
+        return self
+
+    @property
+    def notes(self) -> list[str]:
+        return list(self._notes)
 
     @property
     def ends_at(self) -> datetime | None:
@@ -105,15 +168,21 @@ class AlertmanagerNotification(BaseModel):
     }]})
 
     version: Literal["4"]
-    groupKey: Annotated[str, StringConstraints(max_length=1024), AfterValidator(_no_nul)] = ""
-    truncatedAlerts: int = Field(default=0, ge=0)
+    groupKey: Annotated[str, AfterValidator(lambda v: _identity(v, MAX_GROUP_KEY))] = ""
+    truncatedAlerts: int = 0
     status: Literal["firing", "resolved"]
     receiver: Short = ""
     groupLabels: LabelSet = Field(default_factory=dict)
     commonLabels: LabelSet = Field(default_factory=dict)
     commonAnnotations: LabelSet = Field(default_factory=dict)
     externalURL: Long = ""
-    alerts: list[WebhookAlert] = Field(min_length=1, max_length=10_000)
+    # No upper bound: server.max_body_bytes bounds the body, and a 4xx would drop the whole group.
+    alerts: list[WebhookAlert] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        return storable(data)
 
     def digest(self) -> str:
         """Identity of this notification: a redelivery (Alertmanager retry, HA peer) has the same one."""

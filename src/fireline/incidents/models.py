@@ -39,6 +39,7 @@ class EventKind(enum.StrEnum):
     STATUS_UPDATE = "status_update"
     COMMENT = "comment"
     ACTION_ITEM = "action_item"
+    INTAKE_NOTE = "intake_note"  # what intake cut or left out to store an alert
 
 
 class Incident(Base):

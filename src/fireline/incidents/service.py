@@ -131,6 +131,10 @@ def _record_alerts(session: Session, incident: Incident, notification: Alertmana
                    f"{alert.alertname or 'alert'} {alert.status}: "
                    f"{alert.annotations.get('summary') or _label_text(alert.labels)}",
                    {"fingerprint": alert.fingerprint, "labels": alert.labels})
+            if alert.notes:  # kept, not refused: say what intake had to cut to store it
+                _event(session, incident, EventKind.INTAKE_NOTE, ALERTMANAGER, now,
+                       f"{alert.alertname or 'alert'} ({alert.fingerprint}) stored with changes: "
+                       + "; ".join(alert.notes), {"fingerprint": alert.fingerprint, "notes": alert.notes})
     session.flush()
     return newly_firing
 
@@ -139,6 +143,11 @@ def _all_resolved(session: Session, incident: Incident) -> bool:
     firing = session.scalar(select(func.count()).select_from(IncidentAlert).where(
         IncidentAlert.incident_id == incident.id, IncidentAlert.status == "firing"))
     return firing == 0
+
+
+def _column(value: str | None) -> str | None:
+    # Label values may be 4096 characters; the incident's team, service and slo columns hold 255.
+    return None if value is None else value[:255]
 
 
 def _label_text(labels: dict[str, str]) -> str:
@@ -179,7 +188,7 @@ def open_incident(session: Session, config: Config, notification: AlertmanagerNo
     annotations = notification.commonAnnotations or notification.alerts[0].annotations
     severity = _severity_of(config, notification)
     ticket = severity == "ticket" and not config.server.tickets_as_incidents
-    team = labels.get("team")
+    team = _column(labels.get("team"))
     title = (annotations.get("summary") or labels.get("alertname")
              or _label_text(notification.groupLabels) or "alert")[:1000]
     chain = chain_for(config, team, ticket=ticket)
@@ -187,7 +196,8 @@ def open_incident(session: Session, config: Config, notification: AlertmanagerNo
         group_key=group_key, open_group_key=group_key,
         kind=Kind.TICKET.value if ticket else Kind.INCIDENT.value,
         severity=severity, status=Status.TRIGGERED.value, title=title, team=team,
-        service=labels.get("service"), slo=labels.get("slo"), labels=dict(labels), annotations=dict(annotations),
+        service=_column(labels.get("service")), slo=_column(labels.get("slo")), labels=dict(labels),
+        annotations=dict(annotations),
         external_url=notification.externalURL or None, opened_at=now, last_fired_at=now,
         escalation=[step.to_json() for step in chain], escalation_started_at=now, escalation_next_step=0,
         escalation_next_at=now + timedelta(seconds=chain[0].after_seconds) if chain else None,

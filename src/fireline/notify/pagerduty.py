@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fireline.notify.links import safe_url
 from fireline.notify.message import Notice, NoticeEvent
 
 SEVERITY = {"SEV1": "critical", "SEV2": "error", "SEV3": "warning", "ticket": "info"}
@@ -30,10 +31,13 @@ def event(notice: Notice) -> dict[str, Any]:
         return body
     details: dict[str, Any] = {"incident": notice.incident_id, "status": notice.status,
                                "fireline_severity": notice.severity}
-    for key in ("service", "slo", "team", "burn_rate", "budget_remaining", "runbook_url"):
+    runbook = safe_url(notice.runbook_url)  # only http(s) links, in the details as in `links`
+    for key in ("service", "slo", "team", "burn_rate", "budget_remaining"):
         value = getattr(notice, key)
         if value:
             details[key] = value
+    if runbook:
+        details["runbook_url"] = runbook
     if notice.escalation_step is not None:
         details["escalation_step"] = notice.escalation_step + 1
     body["payload"] = {
@@ -50,13 +54,14 @@ def event(notice: Notice) -> dict[str, Any]:
     if notice.alertname:
         body["payload"]["class"] = notice.alertname
     links = []
-    if notice.runbook_url and notice.runbook_url.startswith(("http://", "https://")):
-        links.append({"href": notice.runbook_url, "text": "Runbook"})
-    if notice.incident_url:
-        links.append({"href": notice.incident_url, "text": f"fireline incident #{notice.incident_id}"})
+    if runbook:
+        links.append({"href": runbook, "text": "Runbook"})
+    incident = safe_url(notice.incident_url)
+    if incident:
+        links.append({"href": incident, "text": f"fireline incident #{notice.incident_id}"})
     if links:
         body["links"] = links
     body["client"] = "fireline"
-    if notice.incident_url:
-        body["client_url"] = notice.incident_url
+    if incident:
+        body["client_url"] = incident
     return body

@@ -3,12 +3,17 @@
 Limits from Slack's Block Kit reference: header text is plain_text up to 150 characters; section
 text up to 3000; at most 10 section fields of up to 2000 each; button text up to 75 and url up to
 3000; `text` is the notification fallback when blocks are present.
+
+Every text that comes from an alert or a person (title, summary, labels, notes, update sections) is
+escaped (`&`, `<`, `>`), so it cannot mention `<!channel>` or hide a link; only fireline's own markup
+(bold field names) is left as markup. Buttons link to http(s) URLs only.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from fireline.notify.links import safe_url, slack_clip, slack_escape
 from fireline.notify.message import Notice, NoticeEvent
 
 _ICON = {"SEV1": ":red_circle:", "SEV2": ":large_orange_circle:", "SEV3": ":large_yellow_circle:",
@@ -22,7 +27,7 @@ _VERB = {
 
 
 def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return slack_clip(text, limit)
 
 
 def _plain(text: str, limit: int) -> dict[str, Any]:
@@ -34,11 +39,12 @@ def _mrkdwn(text: str, limit: int = 3000) -> dict[str, Any]:
 
 
 def message(notice: Notice, *, channel: str | None = None, username: str | None = None) -> dict[str, Any]:
+    esc = slack_escape
     icon = ":large_green_circle:" if notice.event is NoticeEvent.RESOLVED else _ICON.get(notice.severity, "")
     verb = _VERB[notice.event]
     if notice.event is NoticeEvent.ESCALATED and notice.escalation_step is not None:
         verb = f"escalated (step {notice.escalation_step + 1}, not acknowledged)"
-    headline = f"{notice.severity} {verb}: {notice.title}"
+    headline = f"{esc(notice.severity)} {verb}: {esc(notice.title)}"
     fields = [("Severity", notice.severity), ("Status", notice.status)]
     if notice.service:
         fields.append(("Service", f"{notice.service}/{notice.slo}" if notice.slo else notice.service))
@@ -52,24 +58,25 @@ def message(notice: Notice, *, channel: str | None = None, username: str | None 
         fields.append(("Firing alerts", str(notice.firing_alerts)))
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": _plain(f"{icon} {headline}".strip(), 150)},
-        {"type": "section", "text": _mrkdwn(notice.summary),
-         "fields": [_mrkdwn(f"*{name}*\n{value}", 2000) for name, value in fields[:10]]},
+        {"type": "section", "text": _mrkdwn(esc(notice.summary)),
+         "fields": [_mrkdwn(f"*{name}*\n{esc(value)}", 2000) for name, value in fields[:10]]},
     ]
     for title, text in notice.sections:
-        blocks.append({"type": "section", "text": _mrkdwn(f"*{title}*\n{text}")})
-    context = [f"Incident #{notice.incident_id}", f"opened {notice.opened_at}"]
+        blocks.append({"type": "section", "text": _mrkdwn(f"*{esc(title)}*\n{esc(text)}")})
+    context = [f"Incident #{notice.incident_id}", f"opened {esc(notice.opened_at)}"]
     if notice.actor:
-        context.append(f"by {notice.actor}")
+        context.append(f"by {esc(notice.actor)}")
     if notice.note:
-        context.append(notice.note)
+        context.append(esc(notice.note))
     blocks.append({"type": "context", "elements": [_mrkdwn(" · ".join(context), 3000)]})
     buttons = []
-    if notice.runbook_url and notice.runbook_url.startswith(("http://", "https://")):
-        buttons.append({"type": "button", "action_id": "runbook", "text": _plain("Runbook", 75),
-                        "url": notice.runbook_url[:3000]})
-    if notice.incident_url:
+    runbook = safe_url(notice.runbook_url)
+    if runbook is not None and len(runbook) <= 3000:
+        buttons.append({"type": "button", "action_id": "runbook", "text": _plain("Runbook", 75), "url": runbook})
+    incident = safe_url(notice.incident_url)
+    if incident is not None:
         buttons.append({"type": "button", "action_id": "incident", "style": "primary",
-                        "text": _plain(f"Incident #{notice.incident_id}", 75), "url": notice.incident_url[:3000]})
+                        "text": _plain(f"Incident #{notice.incident_id}", 75), "url": incident[:3000]})
     if buttons:
         blocks.append({"type": "actions", "elements": buttons})
     out: dict[str, Any] = {"text": _clip(headline, 3000), "blocks": blocks}

@@ -59,11 +59,11 @@ def serve(
     """Run the service: Alertmanager intake, incidents, escalation, notifications, API, metrics."""
     import uvicorn
 
+    from fireline.server import logs
     from fireline.server.app import create_app
     from fireline.server.context import TokenError, make_context
     from fireline.server.db import StorageUnavailable, migrate
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     cfg = _config(config)
     try:
         ctx = make_context(cfg, database=database)
@@ -71,6 +71,7 @@ def serve(
         raise _fail(str(exc)) from None
     except Exception as exc:  # an unusable database URL (unknown driver, bad syntax)
         raise _fail(f"database: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    logs.configure(log_level, lambda: logs.configured_secrets(ctx.config, ctx.current_token()))
     app = create_app(ctx)  # registers every extension's migrations before migrating
     try:
         migrate(ctx.db.url)
@@ -81,8 +82,15 @@ def serve(
     logging.getLogger("fireline.server").info(
         "fireline serve on %s:%s, database %s, extensions %s", listen_host, listen_port, ctx.db.dialect,
         ", ".join(ext.name for ext in ctx.extensions))
+    # log_config=None: uvicorn adds no handlers of its own, so its records pass the root's redacting filter.
+    # SIGTERM: stop accepting, answer the requests in flight (each bounded by server.request_timeout, the
+    # drain by DRAIN_SECONDS), stop the scheduler (3 s); uvicorn then re-raises the signal, so the process
+    # ends by it (deliveries still blocked on a slow receiver are sent again: their lease expires).
     uvicorn.run(app, host=listen_host, port=listen_port, log_level=log_level.lower(), access_log=False,
-                timeout_graceful_shutdown=10)
+                timeout_graceful_shutdown=DRAIN_SECONDS, log_config=None)
+
+
+DRAIN_SECONDS = 5
 
 
 def capture(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -87,6 +88,31 @@ class ServerContext:
     extensions: list[ServerExtension] = field(default_factory=list)
     # Replica name in logs and metrics; the scheduler leader's name is visible in /healthz.
     instance: str = field(default_factory=lambda: f"{os.uname().nodename}:{os.getpid()}")
+    # Where the token came from when it can be rotated without a restart (server.token_file).
+    token_file: str | None = None
+    _token_stamp: tuple[int, int] | None = field(default=None, repr=False)
+    _token_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def current_token(self) -> str:
+        """The API token now: server.token_file is re-read when it changes, so rotating it (on every
+        replica that shares the file) takes effect within a request, and UI sessions of the old token end."""
+        if self.token_file is None:
+            return self.token
+        try:
+            stat = os.stat(self.token_file)
+        except OSError:
+            return self.token  # the file is being replaced: keep the last good token
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        with self._token_lock:
+            if stamp != self._token_stamp:
+                try:
+                    value = Path(self.token_file).read_text(encoding="utf-8").strip()
+                except OSError:
+                    return self.token
+                if value:
+                    self.token = value
+                    self._token_stamp = stamp
+            return self.token
 
     @property
     def settings(self) -> ServerSettings:
@@ -106,6 +132,10 @@ def make_context(config: Config, *, database: str | None = None, token: str | No
     if database is not None:  # raises ValueError for URLs fireline cannot use
         config = config.model_copy(update={"server": config.server.model_copy(
             update={"database": check_database_url(database)})})
-    return ServerContext(config=config, db=Database(config.server.database),
+    env = os.environ if environ is None else environ
+    # FIRELINE_TOKEN (or a token given here) is fixed for the process; token_file may be rotated.
+    rotatable = token is None and not env.get(TOKEN_ENV, "").strip() and config.server.token_file is not None
+    database_ = Database(config.server.database, timeout_seconds=config.server.request_timeout.seconds)
+    return ServerContext(config=config, db=database_,
                          token=token if token is not None else read_token(config.server, environ),
-                         metrics=Metrics(), clock=clock)
+                         metrics=Metrics(), clock=clock, token_file=config.server.token_file if rotatable else None)

@@ -19,7 +19,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -83,17 +83,36 @@ def is_sqlite(url: str) -> bool:
     return normalise_database_url(url).startswith("sqlite")
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+DEFAULT_TIMEOUT_SECONDS = 10.0
+
+
+def make_engine(url: str, *, pool_size: int = 10, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> Engine:
+    """An engine whose every wait is bounded by timeout_seconds: connecting, the pool, locks, statements."""
     url = normalise_database_url(url)
     if is_sqlite(url):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
-        _sqlite_write_transactions(engine)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout_seconds})
+        _sqlite_write_transactions(engine, busy_ms=max(int(timeout_seconds * 800), 100))
         return engine
-    return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
-                         pool_timeout=10, connect_args={"connect_timeout": 5})
+    ms = int(timeout_seconds * 1000)
+    # Statements and lock waits end a little before the request's own deadline, so the answer is the
+    # database's precise 503 rather than the request timeout's.
+    db_ms = max(int(ms * 0.8), 100)
+    return create_engine(
+        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True,
+        # A connection from the pool within half the budget, so the answer (503) still comes in time.
+        pool_timeout=max(timeout_seconds / 2, 0.5),
+        connect_args={
+            "connect_timeout": max(1, min(5, int(timeout_seconds / 2))),
+            # Server side: no statement or row-lock wait outlives the request. Client side: a connection
+            # whose peer stops acknowledging (a blackholed network) fails instead of hanging for minutes.
+            "options": f"-c statement_timeout={db_ms} -c lock_timeout={db_ms} "
+                       f"-c idle_in_transaction_session_timeout={ms * 6}",
+            "tcp_user_timeout": ms, "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2,
+            "keepalives_count": 3,
+        })
 
 
-def _sqlite_write_transactions(engine: Engine) -> None:
+def _sqlite_write_transactions(engine: Engine, busy_ms: int) -> None:
     # pysqlite opens transactions lazily and upgrades read locks to write locks mid-transaction, which
     # fails with "database is locked" under concurrency; BEGIN IMMEDIATE takes the write lock up front
     # and busy_timeout makes concurrent writers queue instead of failing.
@@ -102,7 +121,7 @@ def _sqlite_write_transactions(engine: Engine) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
@@ -115,9 +134,10 @@ def _sqlite_write_transactions(engine: Engine) -> None:
 class Database:
     """An engine and its session factory; `transaction()` is the unit of work of every request."""
 
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS) -> None:
         self.url = normalise_database_url(url)
-        self.engine = make_engine(self.url, pool_size=pool_size)
+        self.timeout_seconds = timeout_seconds
+        self.engine = make_engine(self.url, pool_size=pool_size, timeout_seconds=timeout_seconds)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property
@@ -128,27 +148,77 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on any error.
 
-        Connection-level failures surface as StorageUnavailable (so HTTP handlers answer 503).
+        Every database failure but a constraint violation (which callers retry) surfaces as
+        StorageUnavailable, so HTTP handlers answer 503: a lost connection, a pool timeout, a statement or
+        lock timeout, a read-only or full disk, tables that are missing.
         """
         try:
             with self.sessions() as session, session.begin():
                 yield session
-        except OperationalError as exc:
-            raise StorageUnavailable(_reason(exc)) from exc
-        except DBAPIError as exc:
-            if exc.connection_invalidated:
-                raise StorageUnavailable(_reason(exc)) from exc
+        except IntegrityError:
             raise
+        except DBAPIError as exc:
+            raise StorageUnavailable(_reason(exc)) from exc
+        except SQLAlchemyError as exc:  # pool TimeoutError and the like: no driver error to quote
+            raise StorageUnavailable(type(exc).__name__) from exc
 
     def ping(self) -> None:
         try:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
-        except DBAPIError as exc:
-            raise StorageUnavailable(_reason(exc)) from exc
+        except SQLAlchemyError as exc:
+            raise StorageUnavailable(_reason(exc) if isinstance(exc, DBAPIError) else type(exc).__name__) from exc
+
+    def readiness(self, expected_heads: set[str]) -> dict[str, str]:
+        """Whether this replica can do its work: {check: "ok" or the reason it cannot}.
+
+        reachable: a connection answers. migrated: the schema is at every registered branch's head and
+        every table exists. writable: a real write commits (a read-only or full SQLite file, a PostgreSQL
+        standby or a revoked grant fail here, where /healthz would still say alive).
+        """
+        from alembic.runtime.migration import MigrationContext
+        from sqlalchemy import inspect
+
+        checks = {"reachable": "not checked", "migrated": "not checked", "writable": "not checked"}
+        try:
+            with self.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+                checks["reachable"] = "ok"
+                current = set(MigrationContext.configure(connection).get_current_heads())
+                missing_tables = sorted(set(Base.metadata.tables) - set(inspect(connection).get_table_names()))
+                if current != expected_heads:
+                    checks["migrated"] = (f"schema at {', '.join(sorted(current)) or 'no revision'}, "
+                                          f"expected {', '.join(sorted(expected_heads))}: "
+                                          "run fireline serve to migrate")
+                elif missing_tables:
+                    checks["migrated"] = f"tables missing: {', '.join(missing_tables[:10])}"
+                else:
+                    checks["migrated"] = "ok"
+                connection.rollback()
+                # Rewrites Alembic's own row with its value: a write every backend must commit, on a table
+                # that exists whenever the schema does.
+                with connection.begin():
+                    connection.execute(text("UPDATE alembic_version SET version_num = version_num"))
+                checks["writable"] = "ok"
+        except SQLAlchemyError as exc:
+            failed = next(name for name, value in checks.items() if value != "ok")
+            checks[failed] = _reason(exc) if isinstance(exc, DBAPIError) else type(exc).__name__
+        return checks
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def expected_heads() -> set[str]:
+    """The head revisions of every registered migration branch."""
+    from alembic.script import ScriptDirectory
+
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations",
+                        os.pathsep.join(str(p).replace("%", "%%") for p in version_locations()))
+    return set(ScriptDirectory.from_config(cfg).get_heads())
 
 
 def _reason(exc: DBAPIError) -> str:
@@ -171,7 +241,7 @@ def migrate(url: str) -> None:
 
     On PostgreSQL an advisory lock serialises replicas that start at the same moment.
     """
-    engine = make_engine(url, pool_size=1)
+    engine = make_engine(url, pool_size=1, timeout_seconds=600)  # a schema change may take minutes
     try:
         with engine.connect() as connection:
             postgres = connection.dialect.name == "postgresql"

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from fireline.server.context import Job, ServerContext
+from fireline.server.db import StorageUnavailable
 
 log = logging.getLogger("fireline.scheduler")
 SCHEDULER_LOCK_KEY = 0x66697265_7363686C  # "firesch1"
@@ -146,6 +147,7 @@ class Scheduler:
         self._last_run: dict[str, float] = {}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._wake: dict[str, threading.Event] = {job.name: threading.Event() for job in self.jobs}
 
     def _confirm(self) -> bool:
         leader = self.leadership.hold()
@@ -155,11 +157,21 @@ class Scheduler:
             self.ctx.metrics.scheduler_leader.set(1 if leader else 0)
         return leader
 
-    def _run(self, job: Job) -> None:
+    def _run(self, job: Job) -> bool:
+        """One round of a job; True when it says more work is waiting (run again without pausing)."""
         try:
-            job.run(self.ctx, self.ctx.clock())
-        except Exception:  # one failing round (storage down, a bug) must not stop the job or the others
+            return job.run(self.ctx, self.ctx.clock()) is True
+        except StorageUnavailable as exc:  # expected while the database is away: one line, no traceback
+            log.warning("scheduler job %s: storage unavailable: %s", job.name, exc)
+        except Exception:  # one failing round (a bug) must not stop the job or the others
             log.exception("scheduler job %s failed", job.name)
+        return False
+
+    def wake(self, name: str) -> None:
+        """Run job `name` now instead of at its next tick (intake wakes the outbox after a commit)."""
+        event = self._wake.get(name)
+        if event is not None:
+            event.set()
 
     def run_once(self) -> bool:
         """One synchronous tick (tests): confirm leadership, run every due job in turn. Returns leadership."""
@@ -170,7 +182,8 @@ class Scheduler:
             if started - self._last_run.get(job.name, -1e9) < job.interval_seconds:
                 continue
             self._last_run[job.name] = started
-            self._run(job)
+            while self._run(job):  # a synchronous tick finishes the work it started (deliveries in flight)
+                pass
         return True
 
     def _lead(self) -> None:
@@ -184,10 +197,12 @@ class Scheduler:
     def _job_loop(self, job: Job) -> None:
         # Each job in its own thread, so a slow one (a receiver timing out, a Prometheus query) never
         # delays another (escalation).
+        wake = self._wake[job.name]
         while not self._stop.is_set():
-            if self.is_leader:
-                self._run(job)
-            self._stop.wait(max(job.interval_seconds, self.tick_seconds))
+            if self.is_leader and self._run(job):
+                continue
+            wake.wait(max(job.interval_seconds, self.tick_seconds))
+            wake.clear()
 
     def start(self) -> None:
         self._threads = [threading.Thread(target=self._lead, name="fireline-leadership", daemon=True)]
@@ -196,10 +211,18 @@ class Scheduler:
         for thread in self._threads:
             thread.start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 3.0) -> None:
+        """Stop the jobs: each finishes the round it is in, within `timeout` for all together (a round
+        still sending after that is abandoned; its items' leases expire and they are sent again)."""
         self._stop.set()
+        for event in self._wake.values():
+            event.set()
+        deadline = time.monotonic() + timeout
         for thread in self._threads:
-            thread.join(timeout=30)
+            thread.join(timeout=max(deadline - time.monotonic(), 0.0))
+        still = [t.name for t in self._threads if t.is_alive()]
+        if still:
+            log.warning("scheduler stopped with %s still running: their work is retried", ", ".join(still))
         self.leadership.release()
         self.is_leader = False
         self.ctx.metrics.scheduler_leader.set(0)

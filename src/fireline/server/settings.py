@@ -72,6 +72,9 @@ class OutboxSettings(Model):
     backoff: DurationField = Field(default=Duration.parse("2s"), description="first retry delay, doubled each time")
     max_backoff: DurationField = Duration.parse("5m")
     timeout: DurationField = Field(default=Duration.parse("10s"), description="per HTTP request")
+    slack_interval: DurationField = Field(default=Duration.parse("1s"),
+                                          description="at most one Slack message per receiver this often (0s: none)")
+    parallel: int = Field(default=16, ge=1, le=256, description="deliveries in flight at once")
 
 
 class ServerSettings(Model):
@@ -88,6 +91,16 @@ class ServerSettings(Model):
     escalation_director: str | None = Field(default=None, description="receiver for the default chain at 30m")
     scheduler_interval: DurationField = Duration.parse("1s")
     outbox: OutboxSettings = OutboxSettings()
+    request_timeout: DurationField = Field(
+        default=Duration.parse("10s"),
+        description="no request waits longer (503 with Retry-After); bounds database waits too")
+
+    @field_validator("request_timeout")
+    @classmethod
+    def _request_timeout(cls, value: Duration) -> Duration:
+        if not 1_000 <= value.milliseconds <= 300_000:
+            raise ValueError("request_timeout must be between 1s and 5m")
+        return value
 
     @field_validator("database")
     @classmethod

@@ -3,8 +3,8 @@
 It is a ServerExtension (entry point `fireline.server = ui`), like the policy engine. Reading is
 open or needs a login (FIRELINE_UI_READ); acting always needs a login with the API token, and
 every form is CSRF-protected (fireline.ui.auth). Acknowledge, resolve, status updates and comments
-go through the incidents service's own transition functions, in one transaction each, exactly
-as the HTTP API does; the UI adds no rules of its own.
+go through fireline.incidents.flows, the same locked transition functions the HTTP API calls, in one
+transaction each; the UI adds no rules of its own.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import httpx
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markdown_it import MarkdownIt
@@ -27,8 +27,9 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from fireline.clients.prometheus import PrometheusError
-from fireline.incidents import postmortem, service
+from fireline.incidents import flows, postmortem, service
 from fireline.incidents.models import ActionItem, Incident, IncidentAlert, Kind, Status, TimelineEvent
+from fireline.notify import links
 from fireline.notify.outbox import OutboxItem
 from fireline.server.app import context
 from fireline.server.context import ServerContext, ServerExtension
@@ -59,15 +60,18 @@ SECURITY_HEADERS = {
 
 
 def _markdown() -> MarkdownIt:
-    # Raw HTML off: postmortems and runbooks quote alert text, which must never become markup.
-    return MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+    # Raw HTML off: postmortems and runbooks quote alert text, which must never become markup; and
+    # links only to http(s) URLs or paths on this site (markdown-it alone allows ftp:, mailto:, ...).
+    md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+    md.validateLink = lambda url: links.safe_url(url, relative=True) is not None  # type: ignore[method-assign]
+    return md
 
 
 @dataclass
 class UIState:
     settings: UISettings = field(default_factory=UISettings)
     catalog: read.Catalog = field(default_factory=read.Catalog)
-    key: bytes = b""
+    limiter: auth.LoginLimiter = field(default_factory=auth.LoginLimiter)
     runbooks: dict[str, str] = field(default_factory=dict)
     env: Environment = field(default_factory=lambda: _environment())
 
@@ -104,19 +108,37 @@ class UI:
         from fireline.runbooks.generate import render_runbooks
 
         self.state.settings = UISettings.from_environ()
-        self.state.key = auth.signing_key(ctx.token)
         self.state.catalog = read.load_catalog(ctx)
         if self.state.catalog.error:
             log.warning("web UI: %s", self.state.catalog.error)
         self.state.runbooks = render_runbooks([s.spec for s in self.state.catalog.services], ctx.config)
 
+    def key(self, request: Request) -> bytes:
+        """The signing key of the token in force now (a rotated token makes new CSRF tokens too)."""
+        return auth.signing_key(context(request).current_token())
+
+    def load_session(self, request: Request) -> None:
+        """Router dependency: read the session before the handler opens a transaction of its own
+        (SQLite would make a second, nested write transaction wait for the first)."""
+        self.session(request)
+
     def session(self, request: Request) -> auth.Session | None:
-        return auth.read_session(self.state.key, request.cookies.get(auth.SESSION_COOKIE))
+        """The live session of this request, read once from ui_sessions (shared by every replica)."""
+        if not hasattr(request.state, "fireline_session"):
+            cookie = request.cookies.get(auth.SESSION_COOKIE)
+            found = None
+            if cookie:
+                ctx = context(request)
+                with ctx.db.transaction() as db:
+                    found = auth.read_session(db, ctx.current_token(), cookie, ctx.clock())
+            request.state.fireline_session = found
+        session: auth.Session | None = request.state.fireline_session
+        return session
 
     def page(self, request: Request, template: str, status: int = 200, **values: Any) -> HTMLResponse:
         nonce = request.cookies.get(auth.CSRF_COOKIE) or auth.new_nonce()
         html = self.state.env.get_template(template).render(
-            user=self.session(request), csrf=auth.csrf_token(self.state.key, nonce), csrf_field=auth.CSRF_FIELD,
+            user=self.session(request), csrf=auth.csrf_token(self.key(request), nonce), csrf_field=auth.CSRF_FIELD,
             path=request.url.path, open_reading=self.state.settings.open_reading, **values)
         response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
         if request.cookies.get(auth.CSRF_COOKIE) != nonce:
@@ -151,7 +173,7 @@ class UI:
     def check_form(self, request: Request, form: dict[str, str], *, needs_login: bool) -> Response | None:
         """CSRF (and origin) first, then the login: a forged request learns nothing about sessions."""
         if not auth.same_origin(request) or not auth.csrf_valid(
-                self.state.key, request.cookies.get(auth.CSRF_COOKIE), form.get(auth.CSRF_FIELD)):
+                self.key(request), request.cookies.get(auth.CSRF_COOKIE), form.get(auth.CSRF_FIELD)):
             return self.refuse(request, 403, "This form has expired or did not come from this fireline page. "
                                              "Reload the page and try again.")
         if needs_login and self.session(request) is None:
@@ -173,42 +195,42 @@ def _text(form: dict[str, str], name: str, *, required: bool = False, limit: int
 
 
 def _incident_actions(ui: UI) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, dependencies=[Depends(ui.load_session)])
 
     def apply(ctx: ServerContext, incident_id: int, action: str, form: dict[str, str],
               actor: str) -> tuple[int, str] | None:
-        """Run one transition in one transaction; (HTTP status, error to show), or None when done."""
-        with ctx.db.transaction() as session:
-            incident = session.get(Incident, incident_id)
-            if incident is None:
-                return 404, f"Incident {incident_id} does not exist."
-            now = ctx.clock()
-            try:
+        """Run one transition through incidents.flows (the API's locked path) in one transaction;
+        (HTTP status, error to show), or None when done."""
+        try:
+            with ctx.db.transaction() as session:
+                now = ctx.clock()
                 if action == "acknowledged":
-                    service.acknowledge(session, ctx.config, incident, actor, now, _text(form, "note"))
+                    flows.acknowledge(session, ctx.config, incident_id, actor=actor, now=now, note=_text(form, "note"))
                 elif action == "mitigated":
-                    service.mitigate(session, ctx.config, incident, actor,
-                                     _text(form, "note", required=True) or "", now)
+                    flows.mitigate(session, ctx.config, incident_id, actor=actor, now=now,
+                                   note=_text(form, "note", required=True) or "")
                 elif action == "resolved":
-                    service.resolve(session, ctx.config, incident, actor, now, _text(form, "note"),
-                                    _text(form, "root_cause"))
+                    flows.resolve(session, ctx.config, incident_id, actor=actor, now=now, note=_text(form, "note"),
+                                  root_cause=_text(form, "root_cause"))
                 elif action == "update":
                     short = {name: _text(form, name, limit=255) for name in (
                         "error_rate_before", "error_rate_after", "burn_rate", "budget_consumed", "budget_remaining")}
-                    service.post_update(session, ctx.config, incident, service.StatusUpdate(
-                        what_happened=_text(form, "what_happened", required=True) or "",
-                        root_cause=_text(form, "root_cause"), mitigation=_text(form, "mitigation"),
-                        next_steps=_text(form, "next_steps"), **short), actor, now)
+                    flows.post_update(session, ctx.config, incident_id, actor=actor, now=now,
+                                      update=service.StatusUpdate(
+                                          what_happened=_text(form, "what_happened", required=True) or "",
+                                          root_cause=_text(form, "root_cause"), mitigation=_text(form, "mitigation"),
+                                          next_steps=_text(form, "next_steps"), **short))
                 elif action == "comment":
-                    service.add_comment(session, incident, actor, _text(form, "text", required=True) or "", now)
+                    flows.comment(session, incident_id, actor=actor, now=now,
+                                  text=_text(form, "text", required=True) or "")
                 else:
                     return 404, f"unknown action {action}"
-            except service.TransitionError as exc:
-                session.rollback()
-                return 409, str(exc)
-            except ValueError as exc:  # a required field left empty or too long
-                session.rollback()
-                return 422, str(exc)
+        except flows.IncidentNotFound:
+            return 404, f"Incident {incident_id} does not exist."
+        except flows.TransitionError as exc:  # the transaction is rolled back on the way out
+            return 409, str(exc)
+        except ValueError as exc:  # a required field left empty or too long
+            return 422, str(exc)
         return None
 
     def register(path: str, action: str) -> None:
@@ -253,6 +275,8 @@ def _incident_page(ui: UI, request: Request, incident_id: int, failed: tuple[int
         outbox = list(session.scalars(select(OutboxItem).where(OutboxItem.incident_id == incident_id)
                                       .order_by(OutboxItem.id)))
         draft = _postmortem(ctx, incident, alerts, timeline, actions)
+        runbook = incident.annotations.get("runbook_url") or next(
+            (a.annotations.get("runbook_url") for a in alerts if a.annotations.get("runbook_url")), None)
         entry = ui.state.catalog.find(incident.service or "", incident.slo or "")
         status = Status(incident.status)
         return ui.page(
@@ -263,8 +287,7 @@ def _incident_page(ui: UI, request: Request, incident_id: int, failed: tuple[int
             can_acknowledge=status is Status.TRIGGERED,
             can_mitigate=status in (Status.TRIGGERED, Status.ACKNOWLEDGED),
             can_resolve=status is not Status.RESOLVED,
-            runbook=incident.annotations.get("runbook_url") or next(
-                (a.annotations.get("runbook_url") for a in alerts if a.annotations.get("runbook_url")), None))
+            runbook=runbook, runbook_link=links.safe_url(runbook, relative=True))
 
 
 def _postmortem(ctx: ServerContext, incident: Incident, alerts: list[IncidentAlert], timeline: list[TimelineEvent],
@@ -273,7 +296,7 @@ def _postmortem(ctx: ServerContext, incident: Incident, alerts: list[IncidentAle
 
 
 def build_router(ui: UI) -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, dependencies=[Depends(ui.load_session)])
 
     @router.get("/", response_class=HTMLResponse)
     def overview(request: Request, team: str | None = None, service: str | None = None) -> Response:
@@ -323,7 +346,7 @@ def build_router(ui: UI) -> APIRouter:
                        exclusions=exclusions, audit=audit, incidents=incidents, charts=charts,
                        chart_error=chart_error, firing=read.firing_alerts_for(readings, entry),
                        burn_range=burn_range if burn_range in BURN_RANGES else "24h", burn_ranges=list(BURN_RANGES),
-                       runbooks=[(kind, read.runbook_link(ctx, entry, kind))
+                       runbooks=[(kind, links.safe_url(read.runbook_link(ctx, entry, kind), relative=True))
                                  for kind in ("page", "ticket", "budget-warning", "budget-critical")],
                        now=now)
 
@@ -424,18 +447,36 @@ def build_router(ui: UI) -> APIRouter:
         denied = ui.check_form(request, form, needs_login=False)
         if denied is not None:
             return denied
+        client = request.client.host if request.client else "unknown"
+        wait = ui.state.limiter.retry_after(client)
+        if wait is not None:
+            log.warning("web UI login refused for %s: %d failed logins within %gs, retry in %ds", client,
+                        ui.state.limiter.failures, ui.state.limiter.window, wait)
+            refused = ui.refuse(request, 429, f"Too many failed logins from your address. Try again in {wait} s.")
+            refused.headers["Retry-After"] = str(wait)
+            return refused
         target = auth.safe_next(form.get("next"))
         name = (form.get("name") or "").strip()[:64]
-        if not auth.token_matches(context(request).token, form.get("token", "")):
+        ctx = context(request)
+        token = ctx.current_token()
+        if not auth.token_matches(token, form.get("token", "")):
+            count = ui.state.limiter.failed(client)
+            log.warning("web UI login failed from %s (%d within %gs)", client, count, ui.state.limiter.window)
             return ui.page(request, "login.html.j2", status=401, next=target, name=name,
                            error="That is not the API token of this fireline.")
         if not name:
             return ui.page(request, "login.html.j2", status=422, next=target, name=name,
                            error="Give your name: it is written on the timeline of what you do.")
+        ui.state.limiter.succeeded(client)
+
+        def record() -> str:
+            with ctx.db.transaction() as db:
+                return auth.make_session(db, token, name, ctx.clock())
+
+        cookie = await run_in_threadpool(record)
         response = RedirectResponse(target, status_code=303)
         secure = ui._secure(request)
-        auth.set_cookie(response, auth.SESSION_COOKIE, auth.make_session(ui.state.key, name), secure=secure,
-                        max_age=auth.SESSION_SECONDS)
+        auth.set_cookie(response, auth.SESSION_COOKIE, cookie, secure=secure, max_age=auth.SESSION_SECONDS)
         # A new CSRF nonce with the new session: a nonce planted before login is worth nothing after it.
         auth.set_cookie(response, auth.CSRF_COOKIE, auth.new_nonce(), secure=secure, max_age=None)
         return response
@@ -448,6 +489,13 @@ def build_router(ui: UI) -> APIRouter:
         denied = ui.check_form(request, form, needs_login=False)
         if denied is not None:
             return denied
+        ctx = context(request)
+
+        def revoke() -> None:
+            with ctx.db.transaction() as db:
+                auth.revoke_session(db, ctx.current_token(), request.cookies.get(auth.SESSION_COOKIE), ctx.clock())
+
+        await run_in_threadpool(revoke)  # server-side: the cookie is dead on every replica, kept or not
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(auth.SESSION_COOKIE, path="/")
         return response
@@ -535,4 +583,4 @@ def extension() -> ServerExtension:
     """The `fireline.server` entry point of the web UI."""
     ui = UI()
     routers = [build_router(ui), _incident_actions(ui)]
-    return ServerExtension(name="ui", routers=routers, setup=ui.setup)
+    return ServerExtension(name="ui", routers=routers, setup=ui.setup, migrations=auth.MIGRATIONS)

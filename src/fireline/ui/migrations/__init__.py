@@ -1,0 +1,1 @@
+"""Alembic version folder of the web UI (branch `ui`)."""
