@@ -189,8 +189,21 @@ def _stack_target(state_dir: Path) -> tuple[DrillTarget, StackState]:
         fireline=state.urls["fireline"], token=token, demo_service=state.urls["demo_service"], demo=state.demo,
         processes=layout.processes, restart_replica=lambda i: restart_alertmanager(state_dir, i),
         peer_timeout=Duration.parse(str(state.options.get("peer_timeout", "15s"))).seconds,
-        demo_job=str(state.options.get("demo_job", "checkout")))
+        demo_job=str(state.options.get("demo_job", "checkout")),
+        prometheus_headers=_prometheus_headers(Path(state.config) if state.config else None))
     return target, state
+
+
+def _prometheus_headers(config: Path | None) -> dict[str, str]:
+    """fireline.yaml's prometheus.tenant and headers, for the drill's queries (a query frontend needs them)."""
+    if config is None:
+        return {}
+    try:
+        return load_config(config).prometheus.request_headers()
+    except SpecError as exc:
+        raise StackError("; ".join(str(p) for p in exc.problems)) from None
+    except ValueError as exc:  # names the unreadable file or variable, never a value
+        raise StackError(str(exc)) from None
 
 
 def _config_expectations(config: Path) -> list[ExpectedRoute]:
@@ -272,7 +285,8 @@ def drill(
             if config is None:
                 raise StackError("--alertmanager needs --config fireline.yaml: the routing intent to check against")
             target = DrillTarget(alertmanagers=list(alertmanager), expected=_config_expectations(config),
-                                 capture=capture, bundle=bundle, prometheus=prometheus)
+                                 capture=capture, bundle=bundle, prometheus=prometheus,
+                                 prometheus_headers=_prometheus_headers(config))
         else:
             target, state = _stack_target(state_dir)
             if config is not None:
