@@ -40,7 +40,7 @@ class Recorder:
         recorder = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 path = urlsplit(self.path).path
                 recorder.seen.append((path, {k.lower(): v for k, v in self.headers.items()}))
                 body = json.dumps(recorder.answer(path)).encode()

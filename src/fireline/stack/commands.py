@@ -44,6 +44,11 @@ class OutputFormat(StrEnum):
     JSON = "json"
 
 
+class Engine(StrEnum):
+    PROMETHEUS = "prometheus"
+    VICTORIAMETRICS = "victoriametrics"
+
+
 stack_app = typer.Typer(name="stack", no_args_is_help=True,
                         help="Run Prometheus, Alertmanager, fireline serve, a capture server and the demo service "
                              "locally from a bundle.")
@@ -78,7 +83,11 @@ def stack_up(
     fireline_port: Annotated[int | None, typer.Option(help="fireline serve; default 8080.")] = None,
     capture_port: Annotated[int | None, typer.Option(help="Default 9097.")] = None,
     demo_port: Annotated[int | None, typer.Option(help="Demo service; default 9464.")] = None,
-    evaluation_interval: Annotated[str, typer.Option(help="Prometheus rule evaluation interval.")] = "5s",
+    engine: Annotated[Engine, typer.Option(help="prometheus, or victoriametrics: VictoriaMetrics + vmagent + "
+                                           "vmalert on the prometheus port (docs/engines.md).")] = Engine.PROMETHEUS,
+    vmagent_port: Annotated[int | None, typer.Option(help="--engine victoriametrics; default 8429.")] = None,
+    vmalert_port: Annotated[int | None, typer.Option(help="--engine victoriametrics; default 8880.")] = None,
+    evaluation_interval: Annotated[str, typer.Option(help="Rule evaluation interval (Prometheus or vmalert).")] = "5s",
     scrape_interval: Annotated[str, typer.Option(help="Prometheus scrape interval.")] = "5s",
     group_wait: Annotated[str | None, typer.Option(help="Overrides the config's group_wait ('' keeps it).")] = "3s",
     group_interval: Annotated[str | None, typer.Option(help="Overrides group_interval ('' keeps it).")] = "10s",
@@ -90,14 +99,15 @@ def stack_up(
     ports = Ports.free(replicas) if free_ports else Ports()
     for attr, value in (("prometheus", prometheus_port), ("alertmanager", alertmanager_port),
                         ("cluster", cluster_port), ("fireline", fireline_port), ("capture", capture_port),
-                        ("demo_service", demo_port)):
+                        ("demo_service", demo_port), ("vmagent", vmagent_port), ("vmalert", vmalert_port)):
         if value is not None:
             setattr(ports, attr, value)
     options = StackOptions(
         bundle=bundle, state_dir=state_dir, config=config, specs=list(specs or []), ports=ports,
         alertmanager_replicas=replicas, demo=demo,
         scrape_interval=scrape_interval, evaluation_interval=evaluation_interval, group_wait=group_wait or None,
-        group_interval=group_interval or None, repeat_interval=repeat_interval or None, demo_rps=rps)
+        group_interval=group_interval or None, repeat_interval=repeat_interval or None, demo_rps=rps,
+        engine=engine.value)
     try:
         state = up(options)
     except StackError as exc:
@@ -123,7 +133,11 @@ def _self() -> str:
 def _print_urls(state: StackState) -> None:
     urls = state.urls
     console.print(f"  fireline      {urls['fireline']}/  (UI; API {urls['fireline']}/api/v1/incidents)")
-    console.print(f"  prometheus    {urls['prometheus']}")
+    if "vmalert" in urls:
+        console.print(f"  victoriametrics {urls['prometheus']}  (Prometheus query API; vmagent {urls['vmagent']}, "
+                      f"vmalert {urls['vmalert']})")
+    else:
+        console.print(f"  prometheus    {urls['prometheus']}")
     for url in state.alertmanager_urls:
         console.print(f"  alertmanager  {url}")
     console.print(f"  capture       {urls['capture']}/_capture/requests  (what Slack/PagerDuty would have got)")

@@ -596,6 +596,13 @@ class Drill:
 
     # ------------------------------------------------------------------------------------ runbooks
 
+    def _bundle_rule_files(self) -> list[Path]:
+        """Plain rule files of the bundle: the prometheus target's, or the vmalert target's (same format)."""
+        if self.target.bundle is None:
+            return []
+        return sorted(self.target.bundle.glob("prometheus/*.rules.yml")) + \
+            sorted(self.target.bundle.glob("vmalert/*.rules.yml"))
+
     def _alert_rules(self) -> list[dict[str, Any]]:
         """Alerting rules: what Prometheus has loaded if we can ask it, else the bundle's rule files."""
         if self._rules is not None:
@@ -611,7 +618,7 @@ class Drill:
                 finally:
                     prom.close()
         if not rules and self.target.bundle:
-            for path in sorted((self.target.bundle / "prometheus").glob("*.rules.yml")):
+            for path in self._bundle_rule_files():
                 data = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
                 for group in data.get("groups") or []:
                     rules += [r for r in group.get("rules") or [] if "alert" in r]
@@ -672,7 +679,7 @@ class Drill:
         rules = self._alert_rules()
         slos: set[tuple[str, str]] = set()
         if self.target.bundle:
-            for path in sorted((self.target.bundle / "prometheus").glob("*.rules.yml")):
+            for path in self._bundle_rule_files():
                 text = path.read_text(encoding="utf-8")
                 if job in text and "http_requests_total" in text:
                     data = YAML(typ="safe").load(text) or {}
