@@ -184,7 +184,8 @@ def test_fireline_check_runs_promtool_check_and_test_on_other_targets(tmp_path: 
     _generate(tmp_path, target, config=None, specs=[EXAMPLES / "search.yaml"])
     results = check_bundle(tmp_path)
     assert [(r.service, r.step, r.ok) for r in results] == [
-        ("search", "check rules", True), ("search", "test rules", True)], [r.output for r in results]
+        ("search", "check rules", True), ("search", "test rules", True), ("search", "behaviour", True)], \
+        [r.output for r in results]
 
 
 @pytest.mark.skipif(shutil.which("vmalert") is None, reason="vmalert not installed (make install adds it)")
