@@ -1,6 +1,6 @@
 # fireline: `make demo` runs the main job on the bundled examples, `make test` runs the tests.
 # Both bootstrap what they need: a virtual environment with pinned dependencies, and Debian's
-# Prometheus/Alertmanager (promtool, amtool) when they are missing.
+# Prometheus/Alertmanager (promtool, amtool) and VictoriaMetrics (vmagent, vmalert) when they are missing.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -20,11 +20,13 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $(STAMP)
 
 # promtool (package prometheus) and amtool (package prometheus-alertmanager) are the real engines
-# the tests run against, chromium the browser the UI tests drive; install them from Debian when missing.
+# the tests run against, victoria-metrics the second engine (with vmagent and vmalert; `stack up
+# --engine victoriametrics`), chromium the browser the UI tests drive; install them from Debian when missing.
 tools:
 	@missing=""; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v amtool >/dev/null 2>&1 || missing="$$missing prometheus-alertmanager"; \
+	command -v vmalert >/dev/null 2>&1 || missing="$$missing victoria-metrics"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \

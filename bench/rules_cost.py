@@ -6,7 +6,7 @@ data, one at a time, with the same flags, and we record what its rule groups cos
 its "error budget remaining" is from the exact figure computed from the synthetic counters.
 
     .venv/bin/python bench/rules_cost.py            # full run (N=50, M=20, 30 days)
-    .venv/bin/python bench/rules_cost.py --quick    # smoke run (N=5, M=4, 3 days)
+    .venv/bin/python bench/rules_cost.py --quick    # smoke run (N=5, M=4, 3 days), into a temp folder
 
 Method and caveats are written into bench/RESULTS.md by the run itself (see _method()).
 """
@@ -88,7 +88,9 @@ def parse_args(argv: list[str] | None) -> tuple[Params, argparse.Namespace]:
                         "(default: an estimate from the data size and the runs)")
     p.add_argument("--no-compact", action="store_true",
                    help="leave promtool's per-rule backfill blocks uncompacted (always so with --quick)")
-    p.add_argument("--out-dir", type=Path, default=BENCH, help="where RESULTS.md and results/ go")
+    p.add_argument("--out-dir", type=Path,
+                   help="where RESULTS.md and results/ go (default bench/; with --quick a new temporary folder, "
+                        "so a smoke run never overwrites the committed full results)")
     p.add_argument("--workdir", type=Path, help="scratch dir for TSDBs (default: a temp dir, removed)")
     p.add_argument("--keep-workdir", action="store_true")
     p.add_argument("--reuse-workdir", action="store_true",
@@ -119,7 +121,17 @@ def parse_args(argv: list[str] | None) -> tuple[Params, argparse.Namespace]:
         backfill_interval="30s",
         horizon_seconds=horizon, reuse=a.reuse_workdir, compact_backfill=compacting, quick=quick,
     )
+    a.out_dir = output_dir(a.out_dir, quick=quick, render_only=a.render_only)
     return params, a
+
+
+def output_dir(given: Path | None, *, quick: bool, render_only: bool = False) -> Path:
+    """--out-dir, else bench/ for a full run; a quick run's figures are not results and go to a temp folder."""
+    if given is not None:
+        return given
+    if quick and not render_only:
+        return Path(tempfile.mkdtemp(prefix="fireline-rules-cost-quick-"))
+    return BENCH
 
 
 def seconds_of(text: str) -> float:
@@ -394,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.keep_workdir:
         shutil.rmtree(work, ignore_errors=True)
     write_outputs(args.out_dir, params, results, timings)
+    print(f"wrote {args.out_dir / 'RESULTS.md'} and {args.out_dir / 'results' / 'rules_cost.json'}")
     return 0
 
 

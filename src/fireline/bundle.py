@@ -8,22 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 
 from fireline.dashboards.grafana import render_dashboard
 from fireline.routing.expected import alertmanager_files
-from fireline.rules.generate import render_prometheus_rule, render_rules_file
+from fireline.rules.generate import rule_groups
 from fireline.rules.plan import GenerateOptions
 from fireline.rules.testgen import render_tests_file
 from fireline.runbooks.generate import runbook_files
 from fireline.spec.config import Config
 from fireline.spec.loader import LoadedService
+from fireline.targets.layout import ServiceRules, Target, rules_path, target_files
+from fireline.targets.settings import RulerSettings
 
-
-class RuleFormat(StrEnum):
-    PROMETHEUS = "prometheus"
-    PROMETHEUS_OPERATOR = "prometheus-operator"
+# `--format` was the option's first name; the targets took it over (docs/targets.md).
+RuleFormat = Target
 
 
 @dataclass
@@ -55,22 +54,21 @@ def _runbook_base(config: Config | None) -> str | None:
     return base if isinstance(base, str) else None
 
 
-def rules_relative_path(service: str, rule_format: RuleFormat) -> str:
-    if rule_format is RuleFormat.PROMETHEUS_OPERATOR:
-        return f"prometheus/{service}.prometheusrule.yml"
-    return f"prometheus/{service}.rules.yml"
+def rules_relative_path(service: str, rule_format: Target) -> str:
+    return rules_path(rule_format, service)
 
 
 def write_prometheus_rules(ctx: BundleContext) -> None:
+    """The rule groups in the target's layout, and promtool tests for every service."""
     options = ctx.options()
+    services = [ServiceRules(loaded.spec, loaded.source.name, rule_groups(loaded.spec, options))
+                for loaded in ctx.services]
+    settings = ctx.config.ruler if ctx.config is not None else RulerSettings()
+    for relative, text in target_files(ctx.rule_format, services, settings).items():
+        ctx.write(relative, text)
     for loaded in ctx.services:
         spec, source = loaded.spec, loaded.source.name
-        if ctx.rule_format is RuleFormat.PROMETHEUS_OPERATOR:
-            text = render_prometheus_rule(spec, source, options)
-        else:
-            text = render_rules_file(spec, source, options)
-        ctx.write(rules_relative_path(spec.name, ctx.rule_format), text)
-        # Tests always name the plain rule file; `fireline check` extracts it from a manifest.
+        # Tests always name the plain rule file; `fireline check` extracts it from any other target.
         tests = render_tests_file(spec, f"../{spec.name}.rules.yml", source)
         ctx.write(f"prometheus/tests/{spec.name}.test.yml", tests.text)
         if tests.standin_rules is not None and tests.standin_tests is not None:

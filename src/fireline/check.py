@@ -13,6 +13,7 @@ from ruamel.yaml.error import YAMLError
 
 from fireline.adapters import promtool
 from fireline.rules.plan import group_name
+from fireline.targets.layout import Target, TargetFileError, bundle_rule_files, plain_groups_by_service
 from fireline.yamlout import dump_yaml
 
 
@@ -29,32 +30,40 @@ class BundleError(Exception):
     """The folder is not a fireline bundle."""
 
 
-def _extract_manifest(manifest: Path, dest: Path) -> Path:
-    """A PrometheusRule's spec.groups as a plain rule file promtool can read."""
-    data = YAML(typ="safe").load(manifest.read_text(encoding="utf-8"))
-    groups = (data or {}).get("spec", {}).get("groups")
-    if not isinstance(groups, list):
-        raise BundleError(f"{manifest}: not a PrometheusRule manifest with spec.groups")
-    name = manifest.name.removesuffix(".prometheusrule.yml")
-    target = dest / f"{name}.rules.yml"
-    target.write_text(dump_yaml({"groups": groups}), encoding="utf-8")
-    return target
+def _extract_groups(out: Path, dest: Path) -> list[Path]:
+    """Plain rule files promtool can read, from a bundle of any other target (manifests, namespace files)."""
+    found = {t: paths for t, paths in bundle_rule_files(out).items() if t is not Target.PROMETHEUS}
+    if len(found) > 1:
+        raise BundleError(f"{out}: rule files of several targets ({', '.join(sorted(found))}): "
+                          "generate each target into its own folder")
+    target, paths = next(iter(found.items()))
+    try:
+        by_service = plain_groups_by_service(target, paths)
+    except TargetFileError as exc:
+        raise BundleError(str(exc)) from None
+    files = []
+    for service in sorted(by_service):
+        target_file = dest / f"{service}.rules.yml"
+        target_file.write_text(dump_yaml({"groups": by_service[service]}), encoding="utf-8")
+        files.append(target_file)
+    return files
 
 
 def check_bundle(out: Path) -> list[CheckResult]:
     prom = out / "prometheus"
     rule_files = sorted(prom.glob("*.rules.yml"))
-    manifests = sorted(prom.glob("*.prometheusrule.yml"))
-    if not rule_files and not manifests:
-        raise BundleError(f"{out}: no prometheus/*.rules.yml or *.prometheusrule.yml; run `fireline generate` first")
+    if not bundle_rule_files(out):
+        raise BundleError(f"{out}: no rule files (prometheus/*.rules.yml, or another target's); "
+                          "run `fireline generate` first")
     results: list[CheckResult] = []
     with tempfile.TemporaryDirectory(prefix="fireline-check-") as tmp:
         work = Path(tmp)
-        if manifests:
-            # promtool knows no manifests: lay out plain rule files with the tests beside them.
+        if not rule_files:
+            # promtool knows no manifests or ruler namespaces: lay out plain rule files with the tests beside them.
             (work / "tests").mkdir()
-            rule_files = [_extract_manifest(m, work) for m in manifests]
-            for test in sorted((prom / "tests").glob("*.test.yml")):
+            rule_files = _extract_groups(out, work)
+            # the tests, and the stand-in rule files some of them name
+            for test in sorted((prom / "tests").glob("*.yml")):
                 shutil.copy(test, work / "tests" / test.name)
             tests_dir = work / "tests"
         else:

@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from fireline.adapters.promtool import ToolMissing
-from fireline.bundle import BundleContext, RuleFormat, generate_bundle
+from fireline.bundle import BundleContext, generate_bundle
 from fireline.check import BundleError, check_bundle
 from fireline.lint.commands import register as register_lint
 from fireline.policy.commands import register as register_policy
@@ -26,6 +26,7 @@ from fireline.spec.config import Config
 from fireline.spec.errors import SpecError, display_path
 from fireline.spec.loader import LoadedService, load_config, load_services
 from fireline.stack.commands import register as register_stack
+from fireline.targets.layout import RulerLimitError, Target
 
 app = typer.Typer(
     name="fireline",
@@ -74,12 +75,16 @@ def generate(
     specs: SpecPaths,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the bundle.")],
     config: Annotated[Path | None, typer.Option("--config", "-c", help="fireline.yaml (kind: Config).")] = None,
-    rule_format: Annotated[RuleFormat, typer.Option("--format", help="Rule file format.")] = RuleFormat.PROMETHEUS,
+    target: Annotated[Target, typer.Option("--target", "--format", help="Where the rules run: the layout of "
+                                           "the rule files (docs/targets.md).")] = Target.PROMETHEUS,
 ) -> None:
     """Write Prometheus rules, promtool tests and the rest of the bundle for the SLO specs."""
     services = load_specs_or_exit(specs)
-    ctx = BundleContext(services=services, out=out, config=load_config_or_exit(config), rule_format=rule_format)
-    generate_bundle(ctx)
+    ctx = BundleContext(services=services, out=out, config=load_config_or_exit(config), rule_format=target)
+    try:
+        generate_bundle(ctx)
+    except RulerLimitError as exc:
+        raise fail(str(exc)) from None
     for path in ctx.written:
         console.print(f"wrote {display_path(path)}")
     for note in ctx.notes:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,13 +26,28 @@ pytestmark = [
 ]
 
 
+COMMITTED = (ROOT / "bench" / "RESULTS.md", ROOT / "bench" / "results" / "rules_cost.json")
+
+
+def _digest(path: Path) -> str | None:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+
+
 def test_quick_run_writes_results_for_all_three_rule_sets(tmp_path: Path) -> None:
-    out = tmp_path / "out"
+    # No --out-dir: a quick run must land in a new temporary folder, never over the committed results.
+    before = {path: _digest(path) for path in COMMITTED}
+    temp_root = tmp_path / "tmp"
+    temp_root.mkdir()
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--quick", "--out-dir", str(out), "--workdir", str(tmp_path / "work")],
-        capture_output=True, text=True, timeout=240, check=False,
+        [sys.executable, str(SCRIPT), "--quick", "--workdir", str(tmp_path / "work")],
+        capture_output=True, text=True, timeout=240, check=False, env={**os.environ, "TMPDIR": str(temp_root)},
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert {path: _digest(path) for path in COMMITTED} == before
+    written = re.search(r"^wrote (\S+)/RESULTS\.md and ", proc.stdout, re.MULTILINE)
+    assert written is not None, proc.stdout[-2000:]
+    out = Path(written.group(1))
+    assert out.parent == temp_root and out.name.startswith("fireline-rules-cost-quick-")
 
     doc = json.loads((out / "results" / "rules_cost.json").read_text())
     assert list(doc) == ["params", "fireline", "sloth", "pyrra"]

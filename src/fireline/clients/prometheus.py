@@ -9,9 +9,10 @@ and `PrometheusQueryError` (Prometheus answered that the query is wrong: a bug t
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, Self
 
 import httpx
 
@@ -50,13 +51,46 @@ def _parse_value(raw: Any) -> float:
     return float(raw)
 
 
+class ConnectionSettings(Protocol):
+    """fireline.yaml's prometheus section, as far as a client needs it (server.settings.PrometheusSettings)."""
+
+    @property
+    def url(self) -> str | None: ...
+
+    def request_headers(self) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True)
+class RangeSeries:
+    labels: dict[str, str]
+    points: list[tuple[float, float]]
+
+
 class PrometheusClient:
-    """A thin client over /api/v1/query; one instance may be shared by every query of a cycle."""
+    """The one client of the Prometheus HTTP API (or of a Mimir/Cortex/Thanos query frontend, or
+    VictoriaMetrics): instant and range queries, loaded rules. One instance may serve a whole cycle.
+
+    `headers` (the tenant's X-Scope-OrgID and any others, from fireline.yaml's prometheus section)
+    go with every request; they are never part of an error message.
+    """
 
     def __init__(self, url: str, *, timeout: float = DEFAULT_TIMEOUT,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, headers: Mapping[str, str] | None = None) -> None:
         self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport)
+        self._http = httpx.Client(base_url=self.url, timeout=timeout, transport=transport,
+                                  headers=dict(headers or {}))
+
+    @classmethod
+    def from_settings(cls, settings: ConnectionSettings, *, timeout: float = DEFAULT_TIMEOUT,
+                      transport: httpx.BaseTransport | None = None) -> Self:
+        """A client with the section's URL, tenant and headers; a header that cannot be read is 'unavailable'."""
+        if settings.url is None:
+            raise PrometheusUnavailable("prometheus.url is not set in fireline.yaml")
+        try:
+            headers = settings.request_headers()
+        except ValueError as exc:  # names the file or variable, never its content
+            raise PrometheusUnavailable(str(exc)) from None
+        return cls(settings.url, timeout=timeout, transport=transport, headers=headers)
 
     def close(self) -> None:
         self._http.close()
@@ -115,6 +149,29 @@ class PrometheusClient:
                 f"{promql!r} returned {len(samples)} series ({labels}...); it must aggregate to one, "
                 "e.g. with sum(...)")
         return samples[0].value
+
+    def query_range(self, promql: str, start: datetime, end: datetime, step_seconds: float) -> list[RangeSeries]:
+        """Range vector of promql over [start, end] at step; the caller keeps the point count in bounds."""
+        if step_seconds <= 0:
+            raise ValueError("step must be positive")
+        data = self._get("/api/v1/query_range", {
+            "query": promql, "start": repr(_epoch(start)), "end": repr(_epoch(end)),
+            "step": repr(float(step_seconds))})
+        if not isinstance(data, dict) or data.get("resultType") != "matrix":
+            kind = data.get("resultType") if isinstance(data, dict) else None
+            raise PrometheusQueryError(f"expected a range vector from {promql!r}, got {kind or 'nothing'}")
+        return [RangeSeries(dict(item.get("metric", {})),
+                            [(float(t), _parse_value(v)) for t, v in item.get("values", [])])
+                for item in data["result"]]
+
+    def alerting_rules(self) -> list[dict[str, Any]]:
+        """Alerting rules the server has loaded (/api/v1/rules), as it reports them."""
+        data = self._get("/api/v1/rules", {"type": "alert"})
+        groups = data.get("groups") if isinstance(data, dict) else None
+        if not isinstance(groups, list):
+            raise PrometheusQueryError(f"{self.url}/api/v1/rules answered without a groups list")
+        return [rule for group in groups for rule in group.get("rules") or []
+                if rule.get("type", "alerting") == "alerting"]
 
     def ready(self) -> bool:
         try:

@@ -442,7 +442,7 @@ def incident_postmortem(incident_id: IncidentId, session: DbSession, _actor: Act
                              .order_by(TimelineEvent.id))),
         list(session.scalars(select(ActionItem).where(ActionItem.incident_id == incident.id)
                              .order_by(ActionItem.id))),
-        ctx.prometheus.url, ctx.clock())
+        ctx.prometheus, ctx.clock())
     return PlainTextResponse(text, media_type="text/markdown")
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from fireline.clients.prometheus import PrometheusClient, PrometheusError
+from fireline.clients.prometheus import ConnectionSettings, PrometheusClient, PrometheusError
 from fireline.incidents.models import ActionItem, Incident, IncidentAlert, TimelineEvent
 from fireline.notify.links import markdown_text as _md
 from fireline.rules.plan import budget_remaining_query
@@ -39,13 +39,16 @@ def budget_impact(query: Callable[[str, datetime], float | None], service: str, 
     return BudgetImpact(before, after)
 
 
-def prometheus_budget(url: str, incident: Incident, now: datetime) -> BudgetImpact | str:
-    """BudgetImpact, or the reason there is none (said in the draft)."""
+def prometheus_budget(prometheus: ConnectionSettings | str, incident: Incident, now: datetime) -> BudgetImpact | str:
+    """BudgetImpact, or the reason there is none (said in the draft). prometheus: fireline.yaml's section
+    (URL, tenant, headers) or a bare URL."""
     if not incident.service or not incident.slo:
         return "the alerts carry no service and slo labels"
     end = incident.resolved_at or now
     try:
-        with PrometheusClient(url, timeout=5) as client:
+        client = PrometheusClient(prometheus, timeout=5) if isinstance(prometheus, str) else \
+            PrometheusClient.from_settings(prometheus, timeout=5)
+        with client:
             impact = budget_impact(client.query_value, incident.service, incident.slo, incident.opened_at, end)
     except PrometheusError as exc:
         return f"Prometheus could not answer ({type(exc).__name__})"
@@ -76,9 +79,10 @@ def _cell(text: str) -> str:
 
 
 def draft(incident: Incident, alerts: list[IncidentAlert], timeline: list[TimelineEvent],
-          actions: list[ActionItem], prometheus_url: str | None, now: datetime) -> str:
+          actions: list[ActionItem], prometheus: ConnectionSettings | str | None, now: datetime) -> str:
     """The postmortem draft, with the budget consumed from Prometheus when one is configured."""
-    budget = prometheus_budget(prometheus_url, incident, now) if prometheus_url is not None else None
+    configured = prometheus is not None and (isinstance(prometheus, str) or prometheus.url is not None)
+    budget = prometheus_budget(prometheus, incident, now) if prometheus is not None and configured else None
     return render(incident, alerts, timeline, actions, budget, now)
 
 

@@ -24,7 +24,7 @@ class UsageError(Exception):
 
 class FileKind(StrEnum):
     RULES = "rules"  # a Prometheus rule file: groups:
-    PROMETHEUS_RULE = "prometheusrule"  # a Kubernetes PrometheusRule manifest: spec.groups
+    PROMETHEUS_RULE = "prometheusrule"  # a Kubernetes PrometheusRule (or VMRule) manifest: spec.groups
     ALERTMANAGER = "alertmanager"
     OTHER = "other"
 
@@ -125,10 +125,14 @@ def load_documents(path: Path, name: str) -> list[Any]:
         raise UsageError(f"{where}: not valid YAML: {problem}") from exc
 
 
+# VictoriaMetrics' VMRule has PrometheusRule's spec.groups shape.
+MANIFEST_KINDS = ("PrometheusRule", "VMRule")
+
+
 def kind_of(doc: Any) -> FileKind:
     if not isinstance(doc, CommentedMap):
         return FileKind.OTHER
-    if doc.get("kind") == "PrometheusRule":
+    if doc.get("kind") in MANIFEST_KINDS:
         return FileKind.PROMETHEUS_RULE
     if "groups" in doc and isinstance(doc.get("groups"), list):
         return FileKind.RULES

@@ -19,7 +19,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session
 
-from fireline.clients.prometheus import PrometheusClient
+from fireline.clients.prometheus import PrometheusClient, PrometheusUnavailable
 from fireline.policy.engine import IncidentRequest, PolicyEngine, prometheus_query, watched_slos
 from fireline.policy.notices import outbox_notifier
 from fireline.policy.settings import ChangeClass
@@ -93,7 +93,10 @@ class PolicyRuntime:
         services = load_services(spec_paths(config)) if config.specs else []
         query = None
         if config.prometheus.url is not None:
-            self.client = PrometheusClient(config.prometheus.url)
+            try:
+                self.client = PrometheusClient.from_settings(config.prometheus)
+            except PrometheusUnavailable as exc:
+                raise ValueError(f"error-budget policy: {exc}") from None
             query = prometheus_query(self.client)
         self.engine = PolicyEngine(config, config.policy, watched_slos(services), ctx.db, query,
                                    notifier=outbox_notifier(config), open_incident=incident_opener(config),

@@ -7,16 +7,21 @@ or the FIRELINE_TOKEN environment variable.
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from fireline.slo.durations import Duration
 from fireline.spec.models import DurationField, Model
 
 IncidentSeverity = Literal["SEV1", "SEV2", "SEV3", "ticket"]
 DEFAULT_DATABASE = "sqlite:///fireline.db"
+_ENV_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HEADER_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")  # an HTTP token (RFC 9110)
+TENANT_HEADER = "X-Scope-OrgID"
 _LISTEN_RE = re.compile(r"^(?P<host>\[[0-9a-fA-F:]+\]|[^:\s]+):(?P<port>\d{1,5})$")
 
 
@@ -142,8 +147,78 @@ class ServerSettings(Model):
         return int(match.group("port"))
 
 
+class ValueSource(Model):
+    """A value read when a client is built, from a file or an environment variable: never from fireline.yaml,
+    so a credential sent as a header never sits in config, logs or generated files."""
+
+    file: str | None = None
+    env: str | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> ValueSource:
+        if (self.file is None) == (self.env is None):
+            raise ValueError("give exactly one of file (a path) or env (an environment variable name)")
+        if self.env is not None and not _ENV_RE.match(self.env):
+            raise ValueError(f"env {self.env!r} is not an environment variable name")
+        return self
+
+    def read(self, what: str) -> str:
+        """The value, stripped of the trailing newline files end with; the error names where, never what."""
+        if self.env is not None:
+            value = os.environ.get(self.env)
+            if value is None:
+                raise SettingsError(f"{what}: environment variable {self.env} is not set")
+        else:
+            assert self.file is not None
+            try:
+                value = Path(self.file).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise SettingsError(f"{what}: cannot read {self.file}: {exc.strerror or exc}") from None
+        value = value.strip()
+        if not value or "\n" in value or "\r" in value:
+            where = self.env if self.env is not None else self.file
+            raise SettingsError(f"{what}: {where} must hold one non-empty line")
+        return value
+
+
+class SettingsError(ValueError):
+    """A setting that names a file or variable could not be read; the message never holds the value."""
+
+
 class PrometheusSettings(Model):
     url: str | None = Field(default=None, description="Prometheus HTTP API base, for budget in postmortems")
+    # Mimir, Cortex and Thanos query frontends need a tenant (X-Scope-OrgID) and often more headers.
+    tenant: str | ValueSource | None = Field(default=None, description="sent as X-Scope-OrgID")
+    headers: dict[str, ValueSource] = Field(default_factory=dict,
+                                            description="extra request headers, values from file or env")
+
+    @field_validator("tenant")
+    @classmethod
+    def _tenant(cls, value: str | ValueSource | None) -> str | ValueSource | None:
+        if isinstance(value, str) and (not value.strip() or any(c in value for c in "\r\n|")):
+            raise ValueError("tenant must be a tenant ID such as team-a (one line, no '|')")
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, ValueSource]) -> dict[str, ValueSource]:
+        for name in value:
+            if not _HEADER_RE.match(name):
+                raise ValueError(f"header name {name!r} is not a valid HTTP header name")
+            if name.lower() == TENANT_HEADER.lower():
+                raise ValueError(f"set the tenant with prometheus.tenant, not headers.{name}")
+        return value
+
+    def request_headers(self) -> dict[str, str]:
+        """Headers every Prometheus client sends, read now (files may rotate between runs)."""
+        out: dict[str, str] = {}
+        if isinstance(self.tenant, str):
+            out[TENANT_HEADER] = self.tenant.strip()
+        elif self.tenant is not None:
+            out[TENANT_HEADER] = self.tenant.read("prometheus.tenant")
+        for name, source in sorted(self.headers.items()):
+            out[name] = source.read(f"prometheus.headers.{name}")
+        return out
 
     @field_validator("url")
     @classmethod

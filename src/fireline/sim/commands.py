@@ -99,6 +99,7 @@ def run_simulate(
     eval_text: str,
     output_format: str,
     plot_path: Path | None,
+    prometheus_headers: dict[str, str] | None = None,
 ) -> str:
     """Everything `fireline simulate` does, returning what it prints (raises SimInputError/SpecError)."""
     if output_format not in ("table", "json"):
@@ -141,7 +142,7 @@ def run_simulate(
 
         step = _duration(step_text, "--step") if step_text else Duration.parse("1m")
         window = RangeWindow.ending_at(int(time.time() * 1000), _duration(since_text, "--since"), step)
-        with open_client(prometheus_url) as client:
+        with open_client(prometheus_url, headers=prometheus_headers) as client:
             for svc, slo in chosen:
                 fetched[f"{svc.name}/{slo.name}"] = fetch_history(client, slo, window)
 
@@ -174,6 +175,15 @@ def run_simulate(
     return "\n".join([*lines, _clock_text(clock), "", render_alert_table(rows)])
 
 
+def _prometheus_headers(config_path: Path) -> dict[str, str]:
+    from fireline.spec.loader import load_config
+
+    try:
+        return load_config(config_path).prometheus.request_headers()
+    except ValueError as exc:  # a header file or variable that cannot be read; never its value
+        raise SimInputError(str(exc)) from None
+
+
 def register(app: typer.Typer) -> None:
     @app.command("simulate")
     def simulate_command(
@@ -201,15 +211,19 @@ def register(app: typer.Typer) -> None:
         eval_interval: Annotated[str, typer.Option("--eval-interval", help="Rule evaluation interval")] = "30s",
         output_format: Annotated[str, typer.Option("--format", help="table or json")] = "table",
         plot: Annotated[Path | None, typer.Option("--plot", help="Draw the backtest to this PNG")] = None,
+        config: Annotated[Path | None, typer.Option(
+            "--config", "-c", help="fireline.yaml: its prometheus.tenant and headers go with --prometheus queries"
+        )] = None,
     ) -> None:
         """Backtest alerting policies: when would they page, at what budget cost, how noisily.
 
         With no --scenario, --csv or --prometheus: the detection-time table for constant error rates.
         """
         try:
+            headers = _prometheus_headers(config) if config is not None and prometheus is not None else None
             output = run_simulate(
                 specs, slo, policy, scenario, csv, csv_values, prometheus, since, step, incidents, duration,
-                sweep_rates, scrape_interval, eval_interval, output_format, plot,
+                sweep_rates, scrape_interval, eval_interval, output_format, plot, prometheus_headers=headers,
             )
         except SimInputError as exc:
             typer.echo(f"error: {exc}", err=True)

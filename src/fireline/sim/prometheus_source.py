@@ -10,12 +10,14 @@ about one step, not to one scrape.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
 
 import httpx
 import numpy as np
 
+from fireline.clients.prometheus import PrometheusClient, PrometheusError, PrometheusUnavailable
 from fireline.rules.sli import SLIQueries
 from fireline.sim.errors import SimInputError
 from fireline.sim.history import SLIHistory
@@ -48,43 +50,32 @@ class RangeWindow:
         return Duration(max(2 * self.step.milliseconds, 60_000))
 
 
-def _range_query(client: httpx.Client, query: str, window: RangeWindow) -> dict[int, float]:
+def _moment(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def _range_query(client: PrometheusClient, query: str, window: RangeWindow) -> dict[int, float]:
     values: dict[int, float] = {}
     step_ms = window.step.milliseconds
     chunk_start = window.start_ms
     while chunk_start <= window.end_ms:
         chunk_end = min(chunk_start + (MAX_POINTS - 1) * step_ms, window.end_ms)
-        params = {"query": query, "start": f"{chunk_start / 1000:.3f}", "end": f"{chunk_end / 1000:.3f}",
-                  "step": f"{step_ms / 1000:g}"}
         try:
-            response = client.get("/api/v1/query_range", params=params)
-        except httpx.HTTPError as exc:
-            raise SimInputError(f"cannot reach Prometheus at {client.base_url}: {exc}") from None
-        body = _json(response)
-        if body.get("status") != "success":
-            raise SimInputError(f"Prometheus rejected {query!r}: {body.get('error', response.status_code)}")
-        series = body.get("data", {}).get("result", [])
+            series = client.query_range(query, _moment(chunk_start), _moment(chunk_end), step_ms / 1000)
+        except PrometheusUnavailable as exc:
+            raise SimInputError(str(exc)) from None
+        except PrometheusError as exc:
+            raise SimInputError(f"Prometheus rejected {query!r}: {exc}") from None
         if len(series) > 1:
             raise SimInputError(f"{query!r} returns {len(series)} series; an SLI must aggregate to one (use sum)")
-        for t, v in series[0]["values"] if series else []:
-            value = float(v)
+        for t, value in series[0].points if series else []:
             if not math.isnan(value):
-                values[round(float(t) * 1000)] = value
+                values[round(t * 1000)] = value
         chunk_start = chunk_end + step_ms
     return values
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        raise SimInputError(f"Prometheus answered HTTP {response.status_code} without JSON") from None
-    if not isinstance(body, dict):
-        raise SimInputError("Prometheus answered with unexpected JSON")
-    return body
-
-
-def fetch_history(client: httpx.Client, slo: SLOSpec, window: RangeWindow) -> SLIHistory:
+def fetch_history(client: PrometheusClient, slo: SLOSpec, window: RangeWindow) -> SLIHistory:
     queries = SLIQueries(slo)
     rate_window = window.rate_window
     if queries.event_based:
@@ -110,5 +101,7 @@ def fetch_history(client: httpx.Client, slo: SLOSpec, window: RangeWindow) -> SL
     )
 
 
-def open_client(url: str, transport: httpx.BaseTransport | None = None) -> httpx.Client:
-    return httpx.Client(base_url=url.rstrip("/"), timeout=60.0, transport=transport)
+def open_client(url: str, transport: httpx.BaseTransport | None = None,
+                headers: Mapping[str, str] | None = None) -> PrometheusClient:
+    """The shared client, with fireline.yaml's tenant and headers when simulate was given a config."""
+    return PrometheusClient(url, timeout=60.0, transport=transport, headers=headers)

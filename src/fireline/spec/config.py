@@ -22,6 +22,7 @@ from fireline.policy.settings import PolicySettings
 from fireline.server.settings import EscalationStep, PrometheusSettings, ServerSettings, check_escalation
 from fireline.slo.durations import Duration
 from fireline.spec.models import LABEL_NAME_RE, NAME_RE, DurationField, Model
+from fireline.targets.settings import RulerSettings
 
 # The generated receiver for `fireline serve`; user receivers may not take its name.
 FIRELINE_RECEIVER = "fireline"
@@ -323,6 +324,8 @@ class Config(Model):
     runbooks: RunbookSettings = RunbookSettings()
     server: ServerSettings = ServerSettings()
     prometheus: PrometheusSettings = PrometheusSettings()
+    ruler: RulerSettings = Field(default_factory=RulerSettings,
+                                 description="rule layout for Mimir, Cortex and Thanos rulers (docs/targets.md)")
     policy: PolicySettings | None = Field(default=None, description="error-budget policy (docs/policy.md)")
 
     @field_validator("receivers")

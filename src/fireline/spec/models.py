@@ -20,6 +20,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 LABEL_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 METRIC_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 ALERT_NAME_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_K8S_NAMESPACE_RE = re.compile(r"^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 WINDOW_PLACEHOLDER_RE = re.compile(r"\{\{\s*\.window\s*\}\}")
 # Labels fireline sets itself on generated series and alerts; a spec may not override them.
 RESERVED_LABELS = frozenset(
@@ -494,7 +495,17 @@ class ServiceBody(Model):
 
 class Metadata(Model):
     name: str
+    # Kubernetes namespace of the PrometheusRule/VMRule manifests (generate --target prometheus-operator|vmrule).
+    namespace: str | None = None
     labels: LabelMap = {}
+
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str | None) -> str | None:
+        if value is not None and not _K8S_NAMESPACE_RE.match(value):
+            raise ValueError(f"namespace {value!r} must be a Kubernetes namespace: at most 63 lowercase letters, "
+                             "digits or '-', starting and ending with a letter or digit")
+        return value
 
     @field_validator("name")
     @classmethod

@@ -1,4 +1,5 @@
-"""Thin HTTP clients the drill uses: Alertmanager API v2, the capture server, fireline serve.
+"""Thin HTTP clients the drill uses: Alertmanager API v2, the capture server, fireline serve
+(Prometheus is fireline.clients.prometheus, with the tenant and headers of fireline.yaml).
 
 Alertmanager's v1 API is gone in 0.27; only /api/v2 is used. Test alerts are posted with
 `startsAt` = now: an older startsAt makes Alertmanager flush the group immediately, ignoring
@@ -198,23 +199,3 @@ class FirelineClient:
         response.raise_for_status()
         data: dict[str, Any] = response.json()
         return data
-
-
-class PrometheusClient:
-    def __init__(self, url: str) -> None:
-        self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, timeout=10.0)
-
-    def close(self) -> None:
-        self._http.close()
-
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        response = self._http.get("/api/v1/query", params={"query": expr})
-        response.raise_for_status()
-        data: list[dict[str, Any]] = response.json()["data"]["result"]
-        return data
-
-    def alerting_rules(self) -> list[dict[str, Any]]:
-        response = self._http.get("/api/v1/rules", params={"type": "alert"})
-        response.raise_for_status()
-        return [rule for group in response.json()["data"]["groups"] for rule in group["rules"]]

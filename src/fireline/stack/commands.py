@@ -44,6 +44,11 @@ class OutputFormat(StrEnum):
     JSON = "json"
 
 
+class Engine(StrEnum):
+    PROMETHEUS = "prometheus"
+    VICTORIAMETRICS = "victoriametrics"
+
+
 stack_app = typer.Typer(name="stack", no_args_is_help=True,
                         help="Run Prometheus, Alertmanager, fireline serve, a capture server and the demo service "
                              "locally from a bundle.")
@@ -78,7 +83,11 @@ def stack_up(
     fireline_port: Annotated[int | None, typer.Option(help="fireline serve; default 8080.")] = None,
     capture_port: Annotated[int | None, typer.Option(help="Default 9097.")] = None,
     demo_port: Annotated[int | None, typer.Option(help="Demo service; default 9464.")] = None,
-    evaluation_interval: Annotated[str, typer.Option(help="Prometheus rule evaluation interval.")] = "5s",
+    engine: Annotated[Engine, typer.Option(help="prometheus, or victoriametrics: VictoriaMetrics + vmagent + "
+                                           "vmalert on the prometheus port (docs/engines.md).")] = Engine.PROMETHEUS,
+    vmagent_port: Annotated[int | None, typer.Option(help="--engine victoriametrics; default 8429.")] = None,
+    vmalert_port: Annotated[int | None, typer.Option(help="--engine victoriametrics; default 8880.")] = None,
+    evaluation_interval: Annotated[str, typer.Option(help="Rule evaluation interval (Prometheus or vmalert).")] = "5s",
     scrape_interval: Annotated[str, typer.Option(help="Prometheus scrape interval.")] = "5s",
     group_wait: Annotated[str | None, typer.Option(help="Overrides the config's group_wait ('' keeps it).")] = "3s",
     group_interval: Annotated[str | None, typer.Option(help="Overrides group_interval ('' keeps it).")] = "10s",
@@ -90,14 +99,15 @@ def stack_up(
     ports = Ports.free(replicas) if free_ports else Ports()
     for attr, value in (("prometheus", prometheus_port), ("alertmanager", alertmanager_port),
                         ("cluster", cluster_port), ("fireline", fireline_port), ("capture", capture_port),
-                        ("demo_service", demo_port)):
+                        ("demo_service", demo_port), ("vmagent", vmagent_port), ("vmalert", vmalert_port)):
         if value is not None:
             setattr(ports, attr, value)
     options = StackOptions(
         bundle=bundle, state_dir=state_dir, config=config, specs=list(specs or []), ports=ports,
         alertmanager_replicas=replicas, demo=demo,
         scrape_interval=scrape_interval, evaluation_interval=evaluation_interval, group_wait=group_wait or None,
-        group_interval=group_interval or None, repeat_interval=repeat_interval or None, demo_rps=rps)
+        group_interval=group_interval or None, repeat_interval=repeat_interval or None, demo_rps=rps,
+        engine=engine.value)
     try:
         state = up(options)
     except StackError as exc:
@@ -123,7 +133,11 @@ def _self() -> str:
 def _print_urls(state: StackState) -> None:
     urls = state.urls
     console.print(f"  fireline      {urls['fireline']}/  (UI; API {urls['fireline']}/api/v1/incidents)")
-    console.print(f"  prometheus    {urls['prometheus']}")
+    if "vmalert" in urls:
+        console.print(f"  victoriametrics {urls['prometheus']}  (Prometheus query API; vmagent {urls['vmagent']}, "
+                      f"vmalert {urls['vmalert']})")
+    else:
+        console.print(f"  prometheus    {urls['prometheus']}")
     for url in state.alertmanager_urls:
         console.print(f"  alertmanager  {url}")
     console.print(f"  capture       {urls['capture']}/_capture/requests  (what Slack/PagerDuty would have got)")
@@ -189,8 +203,21 @@ def _stack_target(state_dir: Path) -> tuple[DrillTarget, StackState]:
         fireline=state.urls["fireline"], token=token, demo_service=state.urls["demo_service"], demo=state.demo,
         processes=layout.processes, restart_replica=lambda i: restart_alertmanager(state_dir, i),
         peer_timeout=Duration.parse(str(state.options.get("peer_timeout", "15s"))).seconds,
-        demo_job=str(state.options.get("demo_job", "checkout")))
+        demo_job=str(state.options.get("demo_job", "checkout")),
+        prometheus_headers=_prometheus_headers(Path(state.config) if state.config else None))
     return target, state
+
+
+def _prometheus_headers(config: Path | None) -> dict[str, str]:
+    """fireline.yaml's prometheus.tenant and headers, for the drill's queries (a query frontend needs them)."""
+    if config is None:
+        return {}
+    try:
+        return load_config(config).prometheus.request_headers()
+    except SpecError as exc:
+        raise StackError("; ".join(str(p) for p in exc.problems)) from None
+    except ValueError as exc:  # names the unreadable file or variable, never a value
+        raise StackError(str(exc)) from None
 
 
 def _config_expectations(config: Path) -> list[ExpectedRoute]:
@@ -272,7 +299,8 @@ def drill(
             if config is None:
                 raise StackError("--alertmanager needs --config fireline.yaml: the routing intent to check against")
             target = DrillTarget(alertmanagers=list(alertmanager), expected=_config_expectations(config),
-                                 capture=capture, bundle=bundle, prometheus=prometheus)
+                                 capture=capture, bundle=bundle, prometheus=prometheus,
+                                 prometheus_headers=_prometheus_headers(config))
         else:
             target, state = _stack_target(state_dir)
             if config is not None:

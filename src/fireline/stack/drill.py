@@ -34,6 +34,7 @@ from urllib.parse import urlsplit
 import httpx
 from ruamel.yaml import YAML
 
+from fireline.clients.prometheus import PrometheusClient, PrometheusError, utc_now
 from fireline.routing.expected import ExpectedRoute
 from fireline.routing.tree import AlertmanagerConfig, Route, receivers_for
 from fireline.rules.plan import traffic_query
@@ -43,7 +44,6 @@ from fireline.stack.clients import (
     CaptureClient,
     CapturedRequest,
     FirelineClient,
-    PrometheusClient,
     TestAlert,
     parse_time,
 )
@@ -121,6 +121,7 @@ class DrillTarget:
     restart_replica: Callable[[int], None] | None = None
     peer_timeout: float = 15.0
     demo_job: str = "checkout"
+    prometheus_headers: dict[str, str] = field(default_factory=dict)  # tenant and headers from fireline.yaml
 
 
 @dataclass
@@ -331,7 +332,7 @@ class Drill:
                 began = time.monotonic()
                 try:
                     result = step()
-                except (httpx.HTTPError, StackError, KeyError, ValueError) as exc:
+                except (httpx.HTTPError, PrometheusError, StackError, KeyError, ValueError) as exc:
                     result = ItemResult(number, ITEMS[number], TITLES[number], "fail", 0.0,
                                         [f"the check itself failed: {type(exc).__name__}: {exc}"])
                 result.seconds = round(time.monotonic() - began, 1)
@@ -595,14 +596,21 @@ class Drill:
 
     # ------------------------------------------------------------------------------------ runbooks
 
+    def _bundle_rule_files(self) -> list[Path]:
+        """Plain rule files of the bundle: the prometheus target's, or the vmalert target's (same format)."""
+        if self.target.bundle is None:
+            return []
+        return sorted(self.target.bundle.glob("prometheus/*.rules.yml")) + \
+            sorted(self.target.bundle.glob("vmalert/*.rules.yml"))
+
     def _alert_rules(self) -> list[dict[str, Any]]:
         """Alerting rules: what Prometheus has loaded if we can ask it, else the bundle's rule files."""
         if self._rules is not None:
             return self._rules
         rules: list[dict[str, Any]] = []
         if self.target.prometheus:
-            with contextlib.suppress(httpx.HTTPError, KeyError):
-                prom = PrometheusClient(self.target.prometheus)
+            with contextlib.suppress(PrometheusError, KeyError):
+                prom = PrometheusClient(self.target.prometheus, headers=self.target.prometheus_headers)
                 try:
                     rules = [{"alert": r["name"], "labels": r.get("labels") or {},
                               "annotations": r.get("annotations") or {}, "expr": r.get("query", "")}
@@ -610,7 +618,7 @@ class Drill:
                 finally:
                     prom.close()
         if not rules and self.target.bundle:
-            for path in sorted((self.target.bundle / "prometheus").glob("*.rules.yml")):
+            for path in self._bundle_rule_files():
                 data = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
                 for group in data.get("groups") or []:
                     rules += [r for r in group.get("rules") or [] if "alert" in r]
@@ -671,7 +679,7 @@ class Drill:
         rules = self._alert_rules()
         slos: set[tuple[str, str]] = set()
         if self.target.bundle:
-            for path in sorted((self.target.bundle / "prometheus").glob("*.rules.yml")):
+            for path in self._bundle_rule_files():
                 text = path.read_text(encoding="utf-8")
                 if job in text and "http_requests_total" in text:
                     data = YAML(typ="safe").load(text) or {}
@@ -699,19 +707,20 @@ class Drill:
         # Real alerts use the receivers themselves, not the drill twins; the fireline webhook goes to
         # fireline serve, which the incident proves.
         observable = [r for r in receivers_for(self.config, labels) if r in self._capture_only]
-        prom = PrometheusClient(t.prometheus)
+        prom = PrometheusClient(t.prometheus, headers=t.prometheus_headers)
         fireline = FirelineClient(t.fireline, t.token)
         http = httpx.Client(timeout=10.0)
         timings: dict[str, float] = {"budget_seconds": self.options.page_budget}
         try:
-            firing = prom.query(f'ALERTS{{alertstate="firing",service="{service}",fireline_severity="page"}}')
+            firing = prom.query(f'ALERTS{{alertstate="firing",service="{service}",fireline_severity="page"}}',
+                                utc_now())
             if firing:
-                names = sorted({f["metric"]["alertname"] for f in firing})
+                names = sorted({f.labels["alertname"] for f in firing})
                 return self._result(7, "skip", [
                     f"{', '.join(names)} still fires from an earlier outage: a new page cannot be measured until it "
                     "resolves (the 5m window needs ~5 minutes of clean traffic) or the stack restarts"])
             # Measure detection, not warm-up: wait until the SLI has data before breaking anything.
-            ready = self._wait(lambda: bool(prom.query(f"{traffic_query(service)} > 0")), 90, step=1.0)
+            ready = self._wait(lambda: bool(prom.query(f"{traffic_query(service)} > 0", utc_now())), 90, step=1.0)
             if not ready:
                 return self._result(7, "fail", [f"Prometheus has no traffic for {service} after 90s "
                                                 f"(is the demo service scraped as job checkout?)"])

@@ -8,12 +8,20 @@ Everything lives in the state dir (default `.fireline/stack`):
     logs/<process>.log          stdout and stderr of each process
     secrets/                    the API token and the capture endpoints' files (mode 0600)
     prometheus/prometheus.yml   rule_files are the bundle's; scrapes the demo service as job `checkout`
+    victoriametrics/            --engine victoriametrics: scrape.yml for vmagent, data of VictoriaMetrics
     alertmanager/alertmanager.yml   derived from the bundle's (amconfig.py)
     fireline/fireline.yaml      fireline.yaml for `fireline serve`: server section, capture endpoints
     drill/last.json             the last drill's checklist (docs/drill.md)
 
 `up` starts from empty data every time: a stack is a test bench, and an outage left in last run's
 TSDB would page the moment Prometheus starts.
+
+`--engine victoriametrics` replaces Prometheus with Debian's victoria-metrics package: vmagent
+scrapes the same targets into VictoriaMetrics (single node), vmalert evaluates the bundle's rule
+files against it, writes recordings and ALERTS back by remote write and notifies every
+Alertmanager replica. VictoriaMetrics answers the Prometheus query API on the prometheus port and
+proxies /api/v1/rules to vmalert, so the drill, fireline serve and the UI read it unchanged
+(docs/engines.md).
 """
 
 from __future__ import annotations
@@ -46,7 +54,9 @@ from fireline.yamlout import dump_yaml
 
 DEFAULT_STATE_DIR = Path(".fireline/stack")
 STATE_FILE = "stack.json"
-PROCESS_ORDER = ("capture", "demo-service", "fireline", "alertmanager-0", "alertmanager-1", "prometheus")
+PROCESS_ORDER = ("capture", "demo-service", "fireline", "alertmanager-0", "alertmanager-1", "prometheus",
+                 "victoriametrics", "vmagent", "vmalert")
+ENGINES = ("prometheus", "victoriametrics")
 # Python entry point for fireline's own processes: `python -c` keeps argv[0] stable for the pid check.
 _FIRELINE_MAIN = "from fireline.cli import main; main()"
 
@@ -59,6 +69,8 @@ class Ports:
     fireline: int = 8080
     capture: int = 9097
     demo_service: int = 9464
+    vmagent: int = 8429  # --engine victoriametrics; VictoriaMetrics itself takes the prometheus port
+    vmalert: int = 8880
 
     def alertmanager_ports(self, replicas: int) -> list[int]:
         return [self.alertmanager + i for i in range(replicas)]
@@ -73,7 +85,7 @@ class Ports:
             am, cluster = free_port(), free_port()
             if all(port_is_free(p) for p in [*range(am, am + replicas), *range(cluster, cluster + replicas)]):
                 return cls(prometheus=free_port(), alertmanager=am, cluster=cluster, fireline=free_port(),
-                           capture=free_port(), demo_service=free_port())
+                           capture=free_port(), demo_service=free_port(), vmagent=free_port(), vmalert=free_port())
 
 
 @dataclass
@@ -94,6 +106,7 @@ class StackOptions:
     demo_rps: float = 10.0
     demo_job: str = "checkout"
     start_timeout: float = 60.0
+    engine: str = "prometheus"  # or victoriametrics (ENGINES)
 
 
 @dataclass
@@ -132,6 +145,7 @@ class Layout:
         self.secrets = self.root / "secrets"
         self.prometheus = self.root / "prometheus"
         self.alertmanager = self.root / "alertmanager"
+        self.victoriametrics = self.root / "victoriametrics"
         self.fireline = self.root / "fireline"
         self.drill = self.root / "drill"
         self.processes = ProcessManager(self.root / "run", self.root / "logs")
@@ -156,12 +170,15 @@ def _write(path: Path, text: str, mode: int | None = None) -> Path:
 
 def _check_ports(options: StackOptions) -> None:
     p, n = options.ports, options.alertmanager_replicas
-    wanted = [("prometheus", p.prometheus, "--prometheus-port"), ("fireline serve", p.fireline, "--fireline-port"),
+    engine = "victoriametrics" if options.engine == "victoriametrics" else "prometheus"
+    wanted = [(engine, p.prometheus, "--prometheus-port"), ("fireline serve", p.fireline, "--fireline-port"),
               ("capture server", p.capture, "--capture-port"), ("demo service", p.demo_service, "--demo-port")]
     wanted += [(f"alertmanager replica {i}", port, "--alertmanager-port")
                for i, port in enumerate(p.alertmanager_ports(n))]
     if n > 1:
         wanted += [(f"alertmanager cluster {i}", port, "--cluster-port") for i, port in enumerate(p.cluster_ports(n))]
+    if options.engine == "victoriametrics":
+        wanted += [("vmagent", p.vmagent, "--vmagent-port"), ("vmalert", p.vmalert, "--vmalert-port")]
     seen: dict[int, str] = {}
     for what, port, option in wanted:
         if port in seen:
@@ -177,10 +194,11 @@ def _bundle_files(bundle: Path) -> tuple[Path, list[Path]]:
     if not am.is_file():
         raise StackError(f"{am} not found: generate the bundle with a fireline.yaml that has a default_receiver "
                          "(fireline generate SPECS -c fireline.yaml -o OUT)")
-    rules = sorted((bundle / "prometheus").glob("*.rules.yml"))
+    # vmalert reads Prometheus rule files, so either target's plain files serve either engine.
+    rules = sorted((bundle / "prometheus").glob("*.rules.yml")) or sorted((bundle / "vmalert").glob("*.rules.yml"))
     if not rules:
-        raise StackError(f"no rule files in {bundle / 'prometheus'}: run `fireline generate` "
-                         "(the prometheus-operator format is for Kubernetes, not for the local stack)")
+        raise StackError(f"no rule files in {bundle / 'prometheus'}: run `fireline generate` with --target "
+                         "prometheus or vmalert (the other targets are for Kubernetes and remote rulers)")
     return am, rules
 
 
@@ -219,6 +237,57 @@ def _serve_config(options: StackOptions, layout: Layout, token_file: Path, captu
                   dump_yaml(data, header="Written by `fireline stack up` for `fireline serve`; do not edit."))
 
 
+def _scrape_configs(options: StackOptions, engine_job: tuple[str, int]) -> list[dict[str, Any]]:
+    p = options.ports
+    return [
+        {"job_name": engine_job[0], "static_configs": [{"targets": [f"{LOOPBACK}:{engine_job[1]}"]}]},
+        {"job_name": options.demo_job, "static_configs": [{"targets": [f"{LOOPBACK}:{p.demo_service}"]}]},
+        {"job_name": "fireline", "static_configs": [{"targets": [f"{LOOPBACK}:{p.fireline}"]}]},
+        {"job_name": "alertmanager", "static_configs": [{"targets": [
+            f"{LOOPBACK}:{port}" for port in p.alertmanager_ports(options.alertmanager_replicas)]}]},
+    ]
+
+
+def _vmagent_config(options: StackOptions, layout: Layout) -> Path:
+    config = {"global": {"scrape_interval": options.scrape_interval},
+              "scrape_configs": _scrape_configs(options, ("victoriametrics", options.ports.prometheus))}
+    return _write(layout.victoriametrics / "scrape.yml",
+                  dump_yaml(config, header="Written by `fireline stack up --engine victoriametrics` for vmagent; "
+                                           "do not edit."))
+
+
+def _victoriametrics_steps(options: StackOptions, layout: Layout,
+                           rules: list[Path]) -> list[tuple[str, list[str], str]]:
+    """VictoriaMetrics, then vmagent feeding it, then vmalert reading it: each ready before the next starts."""
+    p = options.ports
+    vm_url, vmalert_url = f"http://{LOOPBACK}:{p.prometheus}", f"http://{LOOPBACK}:{p.vmalert}"
+    binaries = {name: find_binary([name], "victoria-metrics") for name in ("victoria-metrics", "vmagent", "vmalert")}
+    scrape = _vmagent_config(options, layout)
+    return [
+        ("victoriametrics", [
+            binaries["victoria-metrics"], f"-httpListenAddr={LOOPBACK}:{p.prometheus}",
+            f"-storageDataPath={layout.victoriametrics / 'data'}", "-retentionPeriod=2d",
+            # /api/v1/rules on the query URL answers from vmalert, as Prometheus' does from its own rules.
+            f"-vmalert.proxyURL={vmalert_url}",
+            # Points are queryable this long after they land (default 30s): a local bench wants it short.
+            "-search.latencyOffset=1s"], f"{vm_url}/health"),
+        ("vmagent", [
+            binaries["vmagent"], f"-httpListenAddr={LOOPBACK}:{p.vmagent}", f"-promscrape.config={scrape}",
+            f"-remoteWrite.url={vm_url}/api/v1/write",
+            f"-remoteWrite.tmpDataPath={layout.victoriametrics / 'vmagent-queue'}"],
+         f"http://{LOOPBACK}:{p.vmagent}/health"),
+        ("vmalert", [
+            binaries["vmalert"], f"-httpListenAddr={LOOPBACK}:{p.vmalert}", *[f"-rule={r.resolve()}" for r in rules],
+            f"-datasource.url={vm_url}", f"-remoteWrite.url={vm_url}", f"-remoteRead.url={vm_url}",
+            *[f"-notifier.url=http://{LOOPBACK}:{port}"
+              for port in p.alertmanager_ports(options.alertmanager_replicas)],
+            f"-evaluationInterval={options.evaluation_interval}", f"-external.url={vmalert_url}",
+            # Prometheus adds no alertgroup label; with it the same alert would be a different alert.
+            "-disableAlertgroupLabel", "-remoteWrite.flushInterval=1s"],
+         f"{vmalert_url}/health"),
+    ]
+
+
 def _prometheus_config(options: StackOptions, layout: Layout, rules: list[Path]) -> Path:
     p = options.ports
     config = {
@@ -231,13 +300,7 @@ def _prometheus_config(options: StackOptions, layout: Layout, rules: list[Path])
             "static_configs": [{"targets": [f"{LOOPBACK}:{port}"
                                             for port in p.alertmanager_ports(options.alertmanager_replicas)]}],
         }]},
-        "scrape_configs": [
-            {"job_name": "prometheus", "static_configs": [{"targets": [f"{LOOPBACK}:{p.prometheus}"]}]},
-            {"job_name": options.demo_job, "static_configs": [{"targets": [f"{LOOPBACK}:{p.demo_service}"]}]},
-            {"job_name": "fireline", "static_configs": [{"targets": [f"{LOOPBACK}:{p.fireline}"]}]},
-            {"job_name": "alertmanager", "static_configs": [{"targets": [
-                f"{LOOPBACK}:{port}" for port in p.alertmanager_ports(options.alertmanager_replicas)]}]},
-        ],
+        "scrape_configs": _scrape_configs(options, ("prometheus", p.prometheus)),
     }
     return _write(layout.prometheus / "prometheus.yml",
                   dump_yaml(config, header="Written by `fireline stack up`; do not edit."))
@@ -260,7 +323,8 @@ def alertmanager_argv(binary: str, config: Path, layout: Layout, options: StackO
 
 
 def _fresh(layout: Layout) -> None:
-    for path in (layout.prometheus, layout.alertmanager, layout.fireline, layout.drill, layout.secrets):
+    for path in (layout.prometheus, layout.victoriametrics, layout.alertmanager, layout.fireline, layout.drill,
+                 layout.secrets):
         shutil.rmtree(path, ignore_errors=True)
     layout.state_file.unlink(missing_ok=True)
 
@@ -272,13 +336,15 @@ def running(layout: Layout) -> list[PidRecord]:
 def up(options: StackOptions) -> StackState:
     if options.alertmanager_replicas not in (1, 2):
         raise StackError("--alertmanager-replicas must be 1 or 2")
+    if options.engine not in ENGINES:
+        raise StackError(f"--engine {options.engine!r}: use one of {', '.join(ENGINES)}")
     layout = Layout(options.state_dir)
     if alive := running(layout):
         raise StackError(f"a stack already runs in {layout.root} ({', '.join(r.name for r in alive)}): "
                          "run `fireline stack down` first")
     bundle = options.bundle.resolve()
     am_file, rules = _bundle_files(bundle)
-    prometheus = find_binary(["prometheus"], "prometheus")
+    prometheus = find_binary(["prometheus"], "prometheus") if options.engine == "prometheus" else ""
     alertmanager = find_binary(["prometheus-alertmanager", "alertmanager"], "prometheus-alertmanager")
     if options.config is not None and not options.config.is_file():
         raise StackError(f"{options.config} not found (--config: the fireline.yaml the bundle was generated with)")
@@ -304,7 +370,7 @@ def up(options: StackOptions) -> StackState:
         + ("Demo mode: every receiver notifies the capture server.\n" if options.demo else "")
         + "The first route sends drill=\"true\" alerts to capture-only twins (drill-<receiver>).")))
     serve_config = _serve_config(options, layout, token_file, capture_url)
-    prom_config = _prometheus_config(options, layout, rules)
+    prom_config = _prometheus_config(options, layout, rules) if options.engine == "prometheus" else None
 
     py = sys.executable
     procs = layout.processes
@@ -319,10 +385,13 @@ def up(options: StackOptions) -> StackState:
     ]
     steps += [(f"alertmanager-{i}", alertmanager_argv(alertmanager, am_config, layout, options, i), f"{url}/-/ready")
               for i, url in enumerate(am_urls)]
-    steps.append(("prometheus", [
-        prometheus, f"--config.file={prom_config}", f"--storage.tsdb.path={layout.prometheus / 'data'}",
-        f"--web.listen-address={LOOPBACK}:{p.prometheus}", "--web.enable-lifecycle",
-        "--storage.tsdb.retention.time=2d"], f"http://{LOOPBACK}:{p.prometheus}/-/ready"))
+    if options.engine == "victoriametrics":
+        steps += _victoriametrics_steps(options, layout, rules)
+    else:
+        steps.append(("prometheus", [
+            prometheus, f"--config.file={prom_config}", f"--storage.tsdb.path={layout.prometheus / 'data'}",
+            f"--web.listen-address={LOOPBACK}:{p.prometheus}", "--web.enable-lifecycle",
+            "--storage.tsdb.retention.time=2d"], f"http://{LOOPBACK}:{p.prometheus}/-/ready"))
     # The UI of a local demo stack may be read without logging in (it listens on loopback only);
     # acknowledging or resolving still needs the token in secrets/fireline.token.
     envs = {"fireline": {"FIRELINE_UI_READ": "open", "FIRELINE_STACK_DIR": str(layout.root)} if options.demo
@@ -340,12 +409,15 @@ def up(options: StackOptions) -> StackState:
         config=str(options.config.resolve()) if options.config else None,
         demo=options.demo, alertmanager_replicas=options.alertmanager_replicas, ports=asdict(p),
         urls={"prometheus": f"http://{LOOPBACK}:{p.prometheus}", "alertmanager": am_urls, "fireline": serve_url,
-              "capture": capture_url, "demo_service": f"http://{LOOPBACK}:{p.demo_service}"},
+              "capture": capture_url, "demo_service": f"http://{LOOPBACK}:{p.demo_service}",
+              **({"vmagent": f"http://{LOOPBACK}:{p.vmagent}", "vmalert": f"http://{LOOPBACK}:{p.vmalert}"}
+                 if options.engine == "victoriametrics" else {})},
         capture_receivers=derived.captured.to_dict(), token_file=str(token_file), started_at=time.time(),
         timers={"group_wait": options.group_wait, "group_interval": options.group_interval,
                 "repeat_interval": options.repeat_interval},
         options={"scrape_interval": options.scrape_interval, "evaluation_interval": options.evaluation_interval,
-                 "peer_timeout": options.peer_timeout, "demo_job": options.demo_job, "demo_rps": options.demo_rps},
+                 "peer_timeout": options.peer_timeout, "demo_job": options.demo_job, "demo_rps": options.demo_rps,
+                 "engine": options.engine},
     )
     _write(layout.state_file, json.dumps(asdict(state), indent=2) + "\n")
     return state
@@ -369,7 +441,8 @@ def down(state_dir: Path, timeout: float = 10.0) -> list[tuple[str, str]]:
     """Stop every process that has a pid file (works without stack.json, e.g. after a crash)."""
     layout = Layout(state_dir)
     names = [r.name for r in layout.processes.records()]
-    # Prometheus first, so it does not fire alerts at an Alertmanager that is going away.
+    # The rule evaluator first (Prometheus, or vmalert), so it does not fire alerts at an Alertmanager
+    # that is going away.
     ordered = [n for n in reversed(PROCESS_ORDER) if n in names] + sorted(set(names) - set(PROCESS_ORDER))
     return [(name, layout.processes.stop(name, timeout)) for name in ordered]
 
@@ -389,8 +462,12 @@ def _health_urls(state: StackState) -> dict[str, str]:
         "capture": f"{state.urls['capture']}/_capture/requests?path=/healthz",
         "demo-service": f"{state.urls['demo_service']}/healthz",
         "fireline": f"{state.urls['fireline']}/healthz",
-        "prometheus": f"{state.urls['prometheus']}/-/ready",
     }
+    if "vmalert" in state.urls:
+        urls.update({"victoriametrics": f"{state.urls['prometheus']}/health",
+                     "vmagent": f"{state.urls['vmagent']}/health", "vmalert": f"{state.urls['vmalert']}/health"})
+    else:
+        urls["prometheus"] = f"{state.urls['prometheus']}/-/ready"
     for i, url in enumerate(state.alertmanager_urls):
         urls[f"alertmanager-{i}"] = f"{url}/-/ready"
     return urls

@@ -189,7 +189,7 @@ def read_prometheus(ctx: ServerContext, at: datetime) -> PrometheusReadings:
         readings.error = "prometheus.url is not set in fireline.yaml: burn rates and charts are not available"
         return readings
     try:
-        with RangeClient(url, timeout=PROMETHEUS_TIMEOUT) as client:
+        with RangeClient.from_settings(ctx.prometheus, timeout=PROMETHEUS_TIMEOUT) as client:
             for sample in client.query(window_ratios_query(), at):
                 window = window_of_ratio_series(sample.labels.get("__name__", ""))
                 if window is None:
@@ -311,7 +311,7 @@ def range_series(ctx: ServerContext, promql: str, window: ChartRange) -> list[tu
     url = ctx.prometheus.url
     if url is None:
         return []
-    with RangeClient(url, timeout=PROMETHEUS_TIMEOUT) as client:
+    with RangeClient.from_settings(ctx.prometheus, timeout=PROMETHEUS_TIMEOUT) as client:
         series = client.query_range(promql, window.start, window.end, window.step)
     return series[0].points if series else []
 

@@ -292,7 +292,7 @@ def _incident_page(ui: UI, request: Request, incident_id: int, failed: tuple[int
 
 def _postmortem(ctx: ServerContext, incident: Incident, alerts: list[IncidentAlert], timeline: list[TimelineEvent],
                 actions: list[ActionItem]) -> str:
-    return postmortem.draft(incident, alerts, timeline, actions, ctx.prometheus.url, ctx.clock())
+    return postmortem.draft(incident, alerts, timeline, actions, ctx.prometheus, ctx.clock())
 
 
 def build_router(ui: UI) -> APIRouter:

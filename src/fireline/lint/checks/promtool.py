@@ -11,13 +11,21 @@ from ruamel.yaml import YAML
 
 from fireline.adapters import promtool as promtool_adapter
 from fireline.lint.checks.amtool import locate
-from fireline.lint.files import FileKind, RuleFile
+from fireline.lint.files import MANIFEST_KINDS, FileKind, RuleFile
 from fireline.lint.model import Finding, LintContext, RuleCheck, Severity
+from fireline.targets.layout import ENGINE_ONLY_GROUP_KEYS
 
 _RULE_RE = re.compile(r'group "(?P<group>[^"]*)", rule (?P<index>\d+), "[^"]*": (?P<rest>.*)')
 _PLACE_RE = re.compile(r"^(?P<line>\d+):(?P<col>\d+): (?P<rest>.*)")
 _FIELD_RE = re.compile(r'^(?P<section>annotation|label) "(?P<key>[^"]+)"')
 _YAML_LINE_RE = re.compile(r"^\s*line (?P<line>\d+): (?P<rest>.*)")
+
+
+def _ruler_file(path: Path) -> bool:
+    """A Mimir/Cortex namespace file (namespace: beside groups:) or Thanos groups (partial_response_strategy)."""
+    docs = [d for d in YAML(typ="safe").load_all(path.read_text(encoding="utf-8")) if isinstance(d, dict)]
+    return any("namespace" in d or any(isinstance(g, dict) and set(g) & set(ENGINE_ONLY_GROUP_KEYS)
+                                       for g in d.get("groups") or []) for d in docs)
 
 
 def run_promtool(promtool: str, path: Path) -> tuple[int, str]:
@@ -40,7 +48,7 @@ class Promtool(RuleCheck):
                 Severity.INFO,
             )
             return
-        if file.kind is FileKind.PROMETHEUS_RULE:
+        if file.kind is FileKind.PROMETHEUS_RULE or _ruler_file(file.path):
             code, output = self._check_manifest(ctx.promtool, file)
         else:
             code, output = run_promtool(ctx.promtool, file.path)
@@ -50,13 +58,18 @@ class Promtool(RuleCheck):
         yield from self._findings(file, messages)
 
     def _check_manifest(self, promtool: str, file: RuleFile) -> tuple[int, str]:
+        """promtool on the groups alone: of a manifest's spec, or of a ruler file without its ruler-only keys."""
         yaml = YAML(typ="rt")
         docs = list(yaml.load_all(file.path.read_text(encoding="utf-8")))
-        spec = next(d["spec"] for d in docs if isinstance(d, dict) and d.get("kind") == "PrometheusRule")
+        manifest = next((d for d in docs if isinstance(d, dict) and d.get("kind") in MANIFEST_KINDS), None)
+        groups = manifest["spec"]["groups"] if manifest is not None else next(
+            d["groups"] for d in docs if isinstance(d, dict) and "groups" in d)
+        plain = [{k: v for k, v in g.items() if k not in ENGINE_ONLY_GROUP_KEYS} if isinstance(g, dict) else g
+                 for g in groups]
         with tempfile.TemporaryDirectory() as tmp:
             extracted = Path(tmp) / "rules.yml"
             with extracted.open("w", encoding="utf-8") as handle:
-                yaml.dump({"groups": spec["groups"]}, handle)
+                yaml.dump({"groups": plain}, handle)
             code, output = run_promtool(promtool, extracted)
         return code, output.replace(str(extracted), file.name)
 
