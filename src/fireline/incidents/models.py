@@ -40,6 +40,7 @@ class EventKind(enum.StrEnum):
     COMMENT = "comment"
     ACTION_ITEM = "action_item"
     INTAKE_NOTE = "intake_note"  # what intake cut or left out to store an alert
+    ROLE_ASSIGNED = "role_assigned"
 
 
 class Incident(Base):

@@ -32,6 +32,7 @@ from fireline.notify import pagerduty, slack, webhook
 from fireline.notify.endpoints import integrations_of
 from fireline.notify.message import Notice, NoticeEvent
 from fireline.notify.outbox import OutboxItem, enqueue
+from fireline.oncall.service import Paged, page_for
 from fireline.rules.plan import FACT_BUDGET_REMAINING, FACT_BURN_RATE
 from fireline.spec.config import Config
 
@@ -275,26 +276,39 @@ def _require(incident: Incident, allowed: set[Status], what: str) -> None:
 
 def escalate_due(session: Session, config: Config, incident: Incident, now: datetime,
                  first_event: NoticeEvent = NoticeEvent.TRIGGERED) -> int:
-    """Fire every step of the snapshotted chain that is due; returns how many fired."""
+    """Fire every step of the snapshotted chain that is due; returns how many fired.
+
+    A step naming a schedule pages whoever is on call at this moment (overrides included); with
+    nobody on call it falls through to the next step at once, unless it is the last one."""
     chain = [Step.from_json(s) for s in incident.escalation]
     fired = 0
     while (incident.escalation_next_at is not None and incident.escalation_next_at <= now
            and incident.status == Status.TRIGGERED.value and incident.escalation_next_step < len(chain)):
         index = incident.escalation_next_step
         step = chain[index]
+        paged = page_for(session, config, step.schedule, step.person, now) if step.schedule or step.person else None
+        data: dict[str, Any] = {"step": index, "notify": list(step.notify)}
+        if paged is not None:
+            data.update(person=paged.person, schedule=paged.schedule)
+        if paged is not None and paged.person is None and index + 1 < len(chain):
+            _event(session, incident, EventKind.ESCALATED, SYSTEM, now,
+                   f"escalation step {index + 1}: nobody on call in {step.schedule}, falling through to step "
+                   f"{index + 2}", data)
+            incident.escalation_next_step = index + 1
+            incident.escalation_next_at = now
+            continue
         event = first_event if index == 0 else NoticeEvent.ESCALATED
-        notice = build_notice(session, config, incident, event, escalation_step=index)
-        for receiver in step.notify:
+        notice = build_notice(session, config, incident, event, escalation_step=index, paged=paged)
+        receivers = list(dict.fromkeys(step.notify + (paged.receivers if paged else ())))
+        for receiver in receivers:
             _enqueue_for(session, config, incident, receiver, notice,
                          key=f"incident/{incident.id}/e{incident.episode}/step{index}/{receiver}", now=now)
-        who = ", ".join(step.notify)
-        if index == 0:
-            _event(session, incident, EventKind.ESCALATED, SYSTEM, now, f"escalation step 1: notified {who}",
-                   {"step": index, "notify": list(step.notify)})
-        else:
-            _event(session, incident, EventKind.ESCALATED, SYSTEM, now,
-                   f"escalation step {index + 1}: not acknowledged after {_human(step.after_seconds)}, "
-                   f"notified {who}", {"step": index, "notify": list(step.notify)})
+        what = f"notified {', '.join(receivers)}"
+        if paged is not None:
+            what = (f"paged {paged.person}" + (f" via {paged.schedule}" if paged.schedule else "") + f", {what}"
+                    if paged.person else f"nobody on call in {paged.schedule} and no later step, {what}")
+        late = "" if index == 0 else f" not acknowledged after {_human(step.after_seconds)},"
+        _event(session, incident, EventKind.ESCALATED, SYSTEM, now, f"escalation step {index + 1}:{late} {what}", data)
         incident.escalation_next_step = index + 1
         started = incident.escalation_started_at or incident.opened_at
         incident.escalation_next_at = (started + timedelta(seconds=chain[index + 1].after_seconds)
@@ -386,7 +400,7 @@ def add_action(session: Session, incident: Incident, actor: str, title: str, own
 
 def build_notice(session: Session, config: Config, incident: Incident, event: NoticeEvent, *,
                  escalation_step: int | None = None, actor: str | None = None, note: str | None = None,
-                 sections: list[tuple[str, str]] | None = None) -> Notice:
+                 sections: list[tuple[str, str]] | None = None, paged: Paged | None = None) -> Notice:
     alerts = list(session.scalars(select(IncidentAlert).where(IncidentAlert.incident_id == incident.id)))
     firing = [a for a in alerts if a.status == "firing"]
     annotations = dict(incident.annotations)
@@ -406,6 +420,8 @@ def build_notice(session: Session, config: Config, incident: Incident, event: No
         runbook_url=annotations.get("runbook_url"), incident_url=incident_url(config, incident.id),
         escalation_step=escalation_step, actor=actor, note=note, sections=list(sections or []),
         firing_alerts=len(firing),
+        paged_person=paged.person if paged else None, paged_slack_user=paged.slack_user if paged else None,
+        paged_via=paged.schedule if paged else None,
     )
 
 
@@ -429,7 +445,8 @@ def render(notice: Notice, config: Config, receiver: str, integration: str) -> d
     """The stored body for one integration, or None when it has nothing to say for this event."""
     spec = config.receivers[receiver]
     if integration == "slack" and spec.slack is not None:
-        return slack.message(notice, channel=spec.slack.channel, username=spec.slack.username)
+        return slack.message(notice, channel=spec.slack.channel, username=spec.slack.username,
+                             interactive=config.integrations.slack is not None)
     if integration == "pagerduty":
         return pagerduty.event(notice) if pagerduty.supports(notice.event) else None
     if integration == "webhook":

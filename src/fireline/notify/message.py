@@ -39,6 +39,10 @@ class Notice:
     # Titled sections of a status update (what happened, root cause, ...), in order.
     sections: list[tuple[str, str]] = field(default_factory=list)
     firing_alerts: int = 0
+    # Who an escalation step paged (a schedule's person on call, or a named person).
+    paged_person: str | None = None
+    paged_slack_user: str | None = None
+    paged_via: str | None = None
 
     @property
     def dedup_key(self) -> str:

@@ -40,6 +40,8 @@ def event(notice: Notice) -> dict[str, Any]:
         details["runbook_url"] = runbook
     if notice.escalation_step is not None:
         details["escalation_step"] = notice.escalation_step + 1
+    if notice.paged_person:
+        details["on_call"] = notice.paged_person + (f" ({notice.paged_via})" if notice.paged_via else "")
     body["payload"] = {
         "summary": (f"[{notice.severity}] {notice.title}")[:1024],
         "source": notice.service or "fireline",

@@ -38,7 +38,33 @@ def _mrkdwn(text: str, limit: int = 3000) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": _clip(text or " ", limit)}
 
 
-def message(notice: Notice, *, channel: str | None = None, username: str | None = None) -> dict[str, Any]:
+# action_id of the interactive buttons (fireline.oncall.slack handles the presses).
+ACKNOWLEDGE_ACTION = "fireline_acknowledge"
+ON_IT_ACTION = "fireline_on_it"
+RESOLVE_ACTION = "fireline_resolve"
+
+
+def _interactive_buttons(notice: Notice) -> list[dict[str, Any]]:
+    """Acknowledge and "I'm on it" while nobody owns the incident, Resolve until it is resolved."""
+    value = str(notice.incident_id)
+    buttons: list[dict[str, Any]] = []
+    if notice.status == "triggered":
+        buttons.append({"type": "button", "action_id": ACKNOWLEDGE_ACTION, "style": "primary", "value": value,
+                        "text": _plain("Acknowledge", 75)})
+        buttons.append({"type": "button", "action_id": ON_IT_ACTION, "value": value, "text": _plain("I'm on it", 75)})
+    if notice.status != "resolved":
+        buttons.append({"type": "button", "action_id": RESOLVE_ACTION, "style": "danger", "value": value,
+                        "text": _plain("Resolve", 75),
+                        "confirm": {"title": _plain("Resolve the incident?", 100),
+                                    "text": _plain(f"Incident #{notice.incident_id} will be closed and PagerDuty "
+                                                   "resolved.", 300),
+                                    "confirm": _plain("Resolve", 30), "deny": _plain("Cancel", 30)}})
+    return buttons
+
+
+def message(notice: Notice, *, channel: str | None = None, username: str | None = None,
+            interactive: bool = False) -> dict[str, Any]:
+    """interactive: add Acknowledge / I'm on it / Resolve buttons (the messages of a Slack app)."""
     esc = slack_escape
     icon = ":large_green_circle:" if notice.event is NoticeEvent.RESOLVED else _ICON.get(notice.severity, "")
     verb = _VERB[notice.event]
@@ -61,6 +87,11 @@ def message(notice: Notice, *, channel: str | None = None, username: str | None 
         {"type": "section", "text": _mrkdwn(esc(notice.summary)),
          "fields": [_mrkdwn(f"*{name}*\n{esc(value)}", 2000) for name, value in fields[:10]]},
     ]
+    if notice.paged_person:
+        who = (f"<@{notice.paged_slack_user}> ({notice.paged_person})" if notice.paged_slack_user
+               else notice.paged_person)
+        via = f", on call in {notice.paged_via}" if notice.paged_via else ""
+        blocks.append({"type": "section", "text": _mrkdwn(f":pager: Paging {who}{via}")})
     for title, text in notice.sections:
         blocks.append({"type": "section", "text": _mrkdwn(f"*{esc(title)}*\n{esc(text)}")})
     context = [f"Incident #{notice.incident_id}", f"opened {esc(notice.opened_at)}"]
@@ -77,6 +108,8 @@ def message(notice: Notice, *, channel: str | None = None, username: str | None 
     if incident is not None:
         buttons.append({"type": "button", "action_id": "incident", "style": "primary",
                         "text": _plain(f"Incident #{notice.incident_id}", 75), "url": incident[:3000]})
+    if interactive:
+        buttons.extend(_interactive_buttons(notice))
     if buttons:
         blocks.append({"type": "actions", "elements": buttons})
     out: dict[str, Any] = {"text": _clip(headline, 3000), "blocks": blocks}

@@ -42,10 +42,28 @@ def check_database_url(url: str) -> str:
 
 
 class EscalationStep(Model):
-    """After `after` without acknowledgement, notify these receivers (names under `receivers`)."""
+    """After `after` without acknowledgement, page someone and/or notify receivers.
+
+    `schedule` pages whoever is on call when the step fires, `person` a named person, `receiver`
+    one receiver; `notify` adds receivers (names under `receivers`). A step naming a schedule or a
+    person without `notify` tells the team's `page` receivers (docs/oncall.md).
+    """
 
     after: DurationField
-    notify: list[str] = Field(min_length=1)
+    notify: list[str] = Field(default_factory=list)
+    schedule: str | None = Field(default=None, description="page who is on call in this schedule")
+    person: str | None = Field(default=None, description="page this person (under people)")
+    receiver: str | None = Field(default=None, description="notify this receiver")
+
+    @model_validator(mode="after")
+    def _target(self) -> EscalationStep:
+        targets = [name for name in ("schedule", "person", "receiver") if getattr(self, name) is not None]
+        if len(targets) > 1:
+            raise ValueError(f"an escalation step names one of schedule, person or receiver, not "
+                             f"{' and '.join(targets)}: use two steps, or notify for more receivers")
+        if not targets and not self.notify:
+            raise ValueError("an escalation step needs schedule, person, receiver or notify")
+        return self
 
 
 _DEFAULT_SEVERITIES: dict[str, IncidentSeverity] = {

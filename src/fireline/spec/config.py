@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
+from fireline.oncall.settings import Integrations, Person, Schedule, check_names, reference_errors
 from fireline.policy.settings import PolicySettings
 from fireline.server.settings import EscalationStep, PrometheusSettings, ServerSettings, check_escalation
 from fireline.slo.durations import Duration
@@ -327,6 +328,16 @@ class Config(Model):
     ruler: RulerSettings = Field(default_factory=RulerSettings,
                                  description="rule layout for Mimir, Cortex and Thanos rulers (docs/targets.md)")
     policy: PolicySettings | None = Field(default=None, description="error-budget policy (docs/policy.md)")
+    people: dict[str, Person] = Field(default_factory=dict, description="who can be on call (docs/oncall.md)")
+    schedules: dict[str, Schedule] = Field(default_factory=dict, description="on-call rotations (docs/oncall.md)")
+    integrations: Integrations = Field(default_factory=Integrations,
+                                       description="Slack app and PagerDuty webhooks into fireline (docs/oncall.md)")
+
+    @field_validator("people", "schedules")
+    @classmethod
+    def _oncall_names(cls, value: dict[str, Any], info: Any) -> dict[str, Any]:
+        check_names(value, "person" if info.field_name == "people" else "schedule")
+        return value
 
     @field_validator("receivers")
     @classmethod
@@ -375,6 +386,9 @@ class Config(Model):
                     if name not in self.receivers:
                         undefined(("teams", team, "escalation", i, "notify", j), name,
                                   f"team {team!r} escalation receiver")
+        errors.extend(reference_errors(self.people, self.schedules, self.receivers, [
+            (("teams", team, "escalation", i), step.schedule, step.person, step.receiver)
+            for team, routing in self.teams.items() for i, step in enumerate(routing.escalation)]))
         for field in ("escalation_lead", "escalation_director"):
             name = getattr(self.server, field)
             if name is not None and name not in self.receivers:
