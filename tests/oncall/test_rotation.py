@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -231,7 +232,7 @@ def test_segments_agree_with_on_call_at_every_instant(offset: int, override_star
     holding = [s for s in spans if s.start <= at < s.end]
     expected = c.on_call(at, [override])
     assert (holding[0].person if holding else None) == (expected.person if expected else None)
-    assert all(a.end <= b.start for a, b in zip(spans, spans[1:], strict=False))
+    assert all(a.end <= b.start for a, b in itertools.pairwise(spans))
 
 
 # ------------------------------------------------------------------------------------- iCalendar

@@ -7,7 +7,7 @@ the incident's timeline in the same transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
@@ -99,6 +99,7 @@ def add_override(session: Session, config: Config, schedule: str, person: str, s
         raise OnCallError(f"no person {person!r} in fireline.yaml (people: {known})")
     if start.tzinfo is None or end.tzinfo is None:
         raise OnCallError("override times need a time zone, e.g. 2026-12-24T09:00:00+01:00 or ...Z")
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
     if end <= start:
         raise OnCallError(f"override ends ({end.isoformat()}) before it starts ({start.isoformat()})")
     if end - start > MAX_OVERRIDE:
