@@ -15,6 +15,7 @@ from fireline.adapters.promtool import ToolMissing
 from fireline.bundle import BundleContext, generate_bundle
 from fireline.check import BundleError, check_bundle
 from fireline.lint.commands import register as register_lint
+from fireline.oncall.commands import register as register_oncall
 from fireline.policy.commands import register as register_policy
 from fireline.routing.commands import register as register_routing
 from fireline.server.commands import register as register_serve
@@ -154,6 +155,8 @@ register_stack(app)
 register_policy(app)
 
 register_serve(app)
+
+register_oncall(app)
 
 
 def main() -> None:
