@@ -51,9 +51,9 @@ def test_alert_pages_the_person_on_call_slack_acknowledges_pagerduty_follows(
     with serving(config, database_url, tmp_path / "serve.log") as server:
         # Whoever the rotation has this week, carol covers the next hour (made through the CLI).
         now = datetime.now(UTC)
-        added = _cli("overrides", "add", "payments-primary", "carol", "--from", (now - timedelta(minutes=1)).isoformat(),
-                     "--to", (now + timedelta(hours=1)).isoformat(), "--reason", "swap", "--server", server.url,
-                     "--config", str(config))
+        added = _cli("overrides", "add", "payments-primary", "carol", "--from",
+                     (now - timedelta(minutes=1)).isoformat(), "--to", (now + timedelta(hours=1)).isoformat(),
+                     "--reason", "swap", "--server", server.url, "--config", str(config))
         assert added.returncode == 0, added.stderr
         shown = _cli("oncall", "payments-primary", "--server", server.url, "--config", str(config))
         assert shown.returncode == 0 and "carol" in shown.stdout and "override" in shown.stdout, shown.stdout

@@ -581,6 +581,8 @@ def _describe_capture(item: dict[str, Any]) -> dict[str, Any]:
 
 def extension() -> ServerExtension:
     """The `fireline.server` entry point of the web UI."""
+    from fireline.ui.oncall import router as oncall_pages
+
     ui = UI()
-    routers = [build_router(ui), _incident_actions(ui)]
+    routers = [build_router(ui), _incident_actions(ui), oncall_pages(ui)]
     return ServerExtension(name="ui", routers=routers, setup=ui.setup, migrations=auth.MIGRATIONS)
