@@ -296,3 +296,14 @@ def test_bad_on_call_config_is_an_error_with_file_line_and_field(tmp_path: Path,
     problems = [str(p) for p in caught.value.problems]
     assert any(message in p for p in problems), problems
     assert all("fireline.yaml:" in p for p in problems), problems
+
+
+def test_the_example_of_docs_oncall_loads(tmp_path: Path) -> None:
+    text = (HERE.parent.parent / "docs" / "oncall.md").read_text()
+    block = text.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "fireline.yaml"
+    path.write_text(block)
+    config = load_config(path)
+    primary = ScheduleClock(config.schedules["payments-primary"])
+    assert primary.on_call(utc("2026-12-02T10:00:00Z")) == OnCall("carol", "layer 2")  # Wed 11:00, business hours
+    assert primary.on_call(utc("2026-12-02T20:00:00Z")) == OnCall("alice", "layer 1")
