@@ -35,3 +35,14 @@ def test_errors_are_one_line_reasons(config: Path, args: list[str], code: int, m
     assert result.exit_code == code, result.output
     assert message in " ".join(result.output.split())
     assert "Traceback" not in result.output
+
+
+def test_offline_answers_from_the_config_alone() -> None:
+    issue = Path(__file__).parent / "issue16.yaml"
+    result = CliRunner().invoke(app, ["oncall", "--offline", "--at", "2026-11-10T12:00:00Z", "-c", str(issue)])
+    assert result.exit_code == 0, result.output
+    assert "without overrides" in result.output
+    row = next(line for line in result.output.splitlines() if "payments-primary" in line)
+    assert "bob" in row and "layer 1" in row and "2026-11-16 08:00 UTC" in row and "U02BOB" in row
+    missing = CliRunner().invoke(app, ["oncall", "nope", "--offline", "-c", str(issue)])
+    assert missing.exit_code == 2 and "no schedule 'nope'" in missing.output

@@ -59,8 +59,14 @@ def oncall(
     schedule: Annotated[str | None, typer.Argument(help="a schedule of fireline.yaml (default: all)")] = None,
     at: Annotated[str | None, typer.Option("--at", help="RFC 3339 time with zone (default: now)")] = None,
     server: Server = DEFAULT_SERVER, config: ConfigOpt = None,
+    offline: Annotated[bool, typer.Option("--offline", help="from fireline.yaml alone, without a server "
+                                          "(overrides, which live in the server's database, are not included)")]
+    = False,
 ) -> None:
     """Who is on call, overrides included: now or at a given time."""
+    if offline:
+        _offline(schedule, parse_time(at, "--at") if at else datetime.now(UTC), config)
+        return
     client = _client(server, config)
     params = {"at": parse_time(at, "--at").isoformat()} if at else None
     if schedule is not None:
@@ -74,6 +80,28 @@ def oncall(
     for row in rows:
         table.add_row(row["schedule"], row["person"] or "nobody", row["source"] or "", _when(row["until"]),
                       row["slack_user"] or "", row["email"] or "")
+    console.print(table)
+
+
+def _offline(schedule: str | None, at: datetime, config: Path | None) -> None:
+    from fireline.oncall.rotation import ScheduleClock
+
+    cfg = _config(config)
+    names = [schedule] if schedule else sorted(cfg.schedules)
+    table = Table("schedule", "on call", "from", "until", "slack", "email",
+                  title=f"at {at.astimezone(UTC):%Y-%m-%d %H:%M} UTC, without overrides", title_justify="left")
+    for name in names:
+        spec = cfg.schedules.get(name)
+        if spec is None:
+            known = ", ".join(sorted(cfg.schedules)) or "none"
+            raise _fail(f"no schedule {name!r} in fireline.yaml (schedules: {known})")
+        clock = ScheduleClock(spec)
+        who = clock.on_call(at)
+        until = clock.until(at)
+        person = cfg.people.get(who.person) if who else None
+        table.add_row(name, who.person if who else "nobody", who.source if who else "",
+                      f"{until:%Y-%m-%d %H:%M} UTC" if until else "—", person.slack_user or "" if person else "",
+                      person.email or "" if person else "")
     console.print(table)
 
 
