@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fireline.server.db import Base, UTCDateTime
@@ -31,7 +31,8 @@ class IncidentRole(Base):
 
     __tablename__ = "incident_roles"
 
-    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True)
+    # No foreign key: the on-call migrations are their own branch (incidents are never deleted).
+    incident_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     role: Mapped[str] = mapped_column(String(32), primary_key=True)
     person: Mapped[str] = mapped_column(String(255))
     assigned_by: Mapped[str] = mapped_column(String(255))

@@ -15,8 +15,9 @@ from fireline.server.db import UTCDateTime
 revision = "o0001_oncall_tables"
 down_revision = None
 branch_labels = ("oncall",)
-# incident_roles refers to incidents.
-depends_on = "f1a0c0de0001"
+# No dependency on the incidents branch (each branch keeps its own head, as readiness expects), so
+# incident_roles.incident_id carries no foreign key: incidents are never deleted.
+depends_on = None
 
 
 def upgrade() -> None:
@@ -40,8 +41,6 @@ def upgrade() -> None:
         sa.Column("person", sa.String(255), nullable=False),
         sa.Column("assigned_by", sa.String(255), nullable=False),
         sa.Column("assigned_at", UTCDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["incident_id"], ["incidents.id"], ondelete="CASCADE",
-                                name="fk_incident_roles_incident_id_incidents"),
         sa.PrimaryKeyConstraint("incident_id", "role", name="pk_incident_roles"),
     )
     op.create_table(
