@@ -9,6 +9,7 @@ page_alert / ticket_alert labels, the SLO window from the CLI default (Sloth has
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from decimal import Decimal
@@ -713,8 +714,81 @@ def _pyrra_to_native(doc: Document, pyrra: PyrraDoc) -> dict[str, Any]:
 # --- dispatch ------------------------------------------------------------------------------------
 
 
-def _native(native: dict[str, Any], doc: Document, what: str) -> ServiceSpec:
-    """Validate a converted document; positions point at the original document's top."""
+Loc = tuple[int | str, ...]
+
+
+def _sloth_origin(base: Loc, camel: bool) -> Callable[[Loc], Loc]:
+    """Where a native field came from in a Sloth document (prometheus/v1 snake_case, the CRD camelCase)."""
+    names = {
+        "errors": "errorQuery" if camel else "error_query", "total": "totalQuery" if camel else "total_query",
+        "page": "pageAlert" if camel else "page_alert", "ticket": "ticketAlert" if camel else "ticket_alert",
+    }
+
+    def origin(loc: Loc) -> Loc:
+        if loc[:2] == ("metadata", "name"):
+            return (*base, "service")
+        if loc[:1] == ("metadata",) or loc[:2] == ("spec", "team"):
+            return (*base, "labels")
+        if loc[:2] != ("spec", "slos") or len(loc) < 3:
+            return base
+        slo, rest = (*base, "slos", loc[2]), loc[3:]
+        if rest[:2] == ("sli", "events") and len(rest) > 2:
+            return (*slo, "sli", "events", names.get(str(rest[2]), str(rest[2])))
+        if rest[:2] == ("sli", "ratio"):
+            return (*slo, "sli", "raw", "errorRatioQuery" if camel else "error_ratio_query")
+        if rest[:1] == ("alerting",) and len(rest) > 1:
+            return (*slo, "alerting", names.get(str(rest[1]), str(rest[1])), *rest[2:])
+        if rest[:1] in (("name",), ("objective",), ("description",), ("labels",), ("sli",), ("alerting",)):
+            return (*slo, *rest)
+        return slo
+
+    return origin
+
+
+def _openslo_origin(openslo: OpenSLODoc) -> Callable[[Loc], Loc]:
+    window_key = "timeWindow" if openslo.spec.timeWindow is not None else "timeWindows"
+
+    def origin(loc: Loc) -> Loc:
+        if loc[:2] == ("metadata", "name"):
+            return ("spec", "service")
+        if loc[:1] == ("metadata",) or loc[:2] == ("spec", "team"):
+            return ("metadata", "labels")
+        if loc[:2] != ("spec", "slos") or len(loc) < 4:
+            return ()
+        i, field = loc[2], loc[3]
+        objective = openslo.spec.objectives[i] if isinstance(i, int) and i < len(openslo.spec.objectives) else None
+        if field == "objective":
+            key = "targetPercent" if objective is not None and objective.targetPercent is not None else "target"
+            return ("spec", "objectives", i, key)
+        if field == "window":
+            return ("spec", window_key)
+        if field == "name":
+            return ("metadata", "name")
+        if field == "sli":
+            if objective is not None and objective.ratioMetrics is not None:
+                return ("spec", "objectives", i, "ratioMetrics")
+            return ("spec", "indicatorRef" if openslo.spec.indicatorRef else "indicator")
+        return ("spec", "objectives", i)
+
+    return origin
+
+
+def _pyrra_origin(loc: Loc) -> Loc:
+    if loc[:2] == ("metadata", "name"):
+        return ("metadata", "namespace")
+    if loc[:1] == ("metadata",) or loc[:2] == ("spec", "team"):
+        return ("metadata", "labels")
+    if loc[:2] != ("spec", "slos") or len(loc) < 4:
+        return ()
+    field = {"objective": ("spec", "target"), "window": ("spec", "window"), "name": ("metadata", "name"),
+             "sli": ("spec", "indicator"), "labels": ("metadata", "labels"), "description": ("spec", "description")}
+    if loc[3] == "alerting":
+        return ("spec", "alerting", *(("name",) if loc[4:5] == ("name",) else ()))
+    return field.get(str(loc[3]), ("spec",))
+
+
+def _native(native: dict[str, Any], doc: Document, what: str, origin: Callable[[Loc], Loc]) -> ServiceSpec:
+    """Validate a converted document; errors point at the field of the original it came from."""
     try:
         spec: ServiceSpec = ServiceSpec.model_validate(native)
         return spec
@@ -723,12 +797,12 @@ def _native(native: dict[str, Any], doc: Document, what: str) -> ServiceSpec:
 
         if not isinstance(exc, ValidationError):
             raise
-        line, col = position(doc.data, ())
-        problems = [
-            Problem(display_path(doc.path), line, col, ".".join(str(p) for p in e["loc"]),
-                    f"after converting this {what} document: {e['msg'].removeprefix('Value error, ')}")
-            for e in exc.errors()
-        ]
+        problems = []
+        for e in exc.errors():
+            where = origin(tuple(e["loc"]))
+            problems.append(Problem(display_path(doc.path), *position(doc.data, where), field_path(where),
+                                    f"after converting this {what} document: "
+                                    f"{e['msg'].removeprefix('Value error, ')}"))
         raise SpecError(problems) from None
 
 
@@ -739,13 +813,13 @@ def convert(fmt: str, doc: Document, *, sloth_window: str = SLOTH_DEFAULT_WINDOW
         return [validate(ServiceSpec, doc.data, doc.path)]
     if fmt == "sloth/prometheus-v1":
         sloth: SlothSpec = validate(SlothPrometheusV1, doc.data, doc.path)
-        return [_native(_sloth_to_native(sloth, sloth_window), doc, "Sloth")]
+        return [_native(_sloth_to_native(sloth, sloth_window), doc, "Sloth", _sloth_origin((), camel=False))]
     if fmt == "sloth/k8s":
         if not isinstance(doc.data.get("spec"), dict):
             raise SpecError([Problem(display_path(doc.path), *position(doc.data, ("spec",)), "spec",
                                      "expected a mapping with service and slos")])
         sloth = validate(SlothSpec, doc.data["spec"], doc.path, ("spec",))
-        return [_native(_sloth_to_native(sloth, sloth_window), doc, "Sloth")]
+        return [_native(_sloth_to_native(sloth, sloth_window), doc, "Sloth", _sloth_origin(("spec",), camel=True))]
     if fmt == "openslo/object":
         return []  # checked by collect_openslo; Service, SLI, DataSource and alerting documents hold no SLO
     if fmt in OPENSLO_APIS:
@@ -754,14 +828,14 @@ def convert(fmt: str, doc: Document, *, sloth_window: str = SLOTH_DEFAULT_WINDOW
             native = _openslo_to_native(doc, openslo_doc, openslo or OpenSLOBundle())
         except Refusal as exc:
             raise SpecError([exc.problem()]) from None
-        return [_native(native, doc, "OpenSLO")]
+        return [_native(native, doc, "OpenSLO", _openslo_origin(openslo_doc))]
     if fmt == "pyrra/v1alpha1":
         pyrra: PyrraDoc = validate(PyrraDoc, doc.data, doc.path)
         try:
             native = _pyrra_to_native(doc, pyrra)
         except Refusal as exc:
             raise SpecError([exc.problem()]) from None
-        return [_native(native, doc, "Pyrra")]
+        return [_native(native, doc, "Pyrra", _pyrra_origin)]
     raise AssertionError(f"unhandled format {fmt}")
 
 
