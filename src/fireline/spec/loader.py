@@ -245,9 +245,7 @@ def load_services(paths: Iterable[Path]) -> list[LoadedService]:
 
     All problems across all files are collected before raising, so one run shows them all.
     """
-    from fireline.spec.importers import convert  # local: importers use validate() from here
-
-    from fireline.spec.importers import collect_openslo
+    from fireline.spec.importers import collect_openslo, convert  # local: importers use validate() from here
 
     services: list[LoadedService] = []
     problems: list[Problem] = []
