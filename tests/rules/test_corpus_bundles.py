@@ -29,18 +29,20 @@ def _spec_files() -> list[Path]:
                   if p.suffix in (".yaml", ".yml") and p.name != "README.md")
 
 
-def _accepted() -> list[Path]:
-    accepted = []
+def _outcomes() -> tuple[list[Path], list[Path], dict[Path, SpecError]]:
+    """Files with SLOs, files accepted that hold none (OpenSLO Service, SLI, ... documents), refusals."""
+    with_slos, without, refused = [], [], {}
     for path in _spec_files():
         try:
-            load_services([path])
-        except SpecError:
+            services = load_services([path])
+        except SpecError as exc:
+            refused[path] = exc
             continue
-        accepted.append(path)
-    return accepted
+        (with_slos if services else without).append(path)
+    return with_slos, without, refused
 
 
-ACCEPTED = _accepted()
+ACCEPTED, ACCEPTED_WITHOUT_SLOS, REFUSED = _outcomes()
 
 
 def test_corpus_counts_per_folder(capsys: pytest.CaptureFixture[str]) -> None:
@@ -49,10 +51,55 @@ def test_corpus_counts_per_folder(capsys: pytest.CaptureFixture[str]) -> None:
     files = _spec_files()
     total = Counter(p.relative_to(CORPUS).parts[0] for p in files)
     accepted = Counter(p.relative_to(CORPUS).parts[0] for p in ACCEPTED)
+    no_slos = Counter(p.relative_to(CORPUS).parts[0] for p in ACCEPTED_WITHOUT_SLOS)
     with capsys.disabled():
         for folder in FOLDERS:
-            print(f"\ncorpus/{folder}: {accepted[folder]} of {total[folder]} files accepted and bundle-tested")
+            print(f"\ncorpus/{folder}: {accepted[folder] + no_slos[folder]} of {total[folder]} files accepted, "
+                  f"{accepted[folder]} with SLOs bundle-tested, {no_slos[folder]} without SLOs")
     assert sum(accepted.values()) > 0
+
+
+def test_every_refused_corpus_file_gets_a_located_message() -> None:
+    """A refusal names the file, and the line when the file parsed: never a traceback, never 1:1 by default."""
+    if not CORPUS.exists():
+        pytest.skip(f"no corpus at {CORPUS}")
+    for path, exc in REFUSED.items():
+        assert exc.problems, path
+        for problem in exc.problems:
+            assert problem.message and "Traceback" not in problem.message, (path, problem)
+            assert problem.file.endswith(path.name) or problem.line == 0, (path, problem)
+
+
+# Files the issue names, with what must be said about them.
+REFUSALS = {
+    "openslo/readme/datasource-cloudwatch.yaml": ("7:9", "data source type 'CloudWatch' is not Prometheus-compatible"),
+    "openslo/readme/slo-inline-sli-datadog.yaml": ("24:19", "data source type 'Datadog'"),
+    "openslo/go-sdk/pkg/openslo/v1alpha/examples/slos.yaml": ("17:20", "calendar windows (isRolling: false)"),
+    "openslo/oslo/test/inputs/validate/v1.yaml": ("37:22", "budgetingMethod Timeslices is not supported yet"),
+    "pyrra/examples/prometheus-http.yaml": ("18:9", "grouping (one SLO per label value) is not supported yet"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSALS))
+def test_named_refusals_say_why_at_the_right_line(name: str) -> None:
+    path = CORPUS / name
+    if not path.exists():
+        pytest.skip(f"no corpus file {path}")
+    where, message = REFUSALS[name]
+    assert path in REFUSED
+    text = str(REFUSED[path])
+    assert f":{where}:" in text and message in text, text
+
+
+def test_openslo_object_only_files_are_accepted() -> None:
+    """A file of Service, SLI or alerting documents is an ordinary part of an OpenSLO bundle."""
+    if not CORPUS.exists():
+        pytest.skip(f"no corpus at {CORPUS}")
+    names = {str(p.relative_to(CORPUS)) for p in ACCEPTED_WITHOUT_SLOS}
+    assert {"openslo/oslo/internal/files/testdata/format/list-of-services.yaml",
+            "openslo/oslo/internal/files/testdata/format/two-documents.yaml",
+            "openslo/readme/alertpolicy-inline-condition.yaml",
+            "openslo/go-sdk/pkg/openslo/v1/examples/alert_conditions.yaml"} <= names
 
 
 @pytest.mark.promtool

@@ -9,13 +9,17 @@ page_alert / ticket_alert labels, the SLO window from the CLI default (Sloth has
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from decimal import Decimal
 from typing import Any
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from fireline.slo.durations import Duration
-from fireline.spec.errors import Problem, SpecError, display_path
+from fireline.slo.tiers import DEFAULT_TIERS, error_budget
+from fireline.spec.errors import Problem, SpecError, display_path, field_path
 from fireline.spec.loader import Document, position, validate
 from fireline.spec.models import (
     DurationField,
@@ -151,59 +155,85 @@ def _sloth_to_native(spec: SlothSpec, window: str) -> dict[str, Any]:
     }
 
 
-# --- OpenSLO -------------------------------------------------------------------------------------
+# --- OpenSLO ---------------------------------------------------------------------------------------
+# OpenSLO specs are bundles: an SLO names its service, may point at an SLI document (indicatorRef)
+# and its queries at a DataSource (metricSourceRef) in other documents or files. The documents
+# that carry no SLO are read (and checked) but yield no service of their own.
+
+OPENSLO_APIS = ("openslo/v1", "openslo/v1alpha")
+OPENSLO_OBJECT_KINDS = ("Service", "SLI", "DataSource", "AlertPolicy", "AlertCondition", "AlertNotificationTarget")
+# Data sources whose query language is PromQL, evaluated by Prometheus or a compatible store.
+PROMETHEUS_SOURCES = ("Prometheus", "Thanos", "Mimir", "Cortex", "VictoriaMetrics", "Sloth")
+_MONTH_DAYS = 30  # a rolling 1M window is 30 days, Sloth's and fireline's default window
+
+
+class Refusal(ValueError):
+    """A conversion problem at a field of a (possibly other) document, in the user's own terms."""
+
+    def __init__(self, doc: Document, loc: tuple[int | str, ...], message: str) -> None:
+        super().__init__(message)
+        self.doc, self.loc, self.message = doc, loc, message
+
+    def problem(self) -> Problem:
+        return Problem(display_path(self.doc.path), *position(self.doc.data, self.loc), field_path(self.loc),
+                       self.message)
+
+
+def _label_text(value: Any) -> str:
+    # OpenSLO v1 lets a label hold a list of values (env: [prod]); Prometheus labels hold one string.
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+class OpenSLOMetadata(Model):
+    name: str
+    displayName: str | None = None
+    namespace: str | None = None
+    labels: dict[str, Any] | None = None
+    annotations: dict[str, Any] | None = None
 
 
 class OpenSLOMetricSource(Model):
-    type: str | None = None  # v1: metricSourceRef / type: Prometheus
+    type: str | None = None
     metricSourceRef: str | None = None
     spec: dict[str, Any] = {}
 
 
 class OpenSLOQuery(Model):
-    # v1: {metricSource: {type: Prometheus, spec: {query: ...}}}; v1alpha: {source, queryType, query}
+    # v1: {metricSource: {type | metricSourceRef, spec: {query}}}; v1alpha: {source, queryType, query}
     metricSource: OpenSLOMetricSource | None = None
     source: str | None = None
     queryType: str | None = None
     query: str | None = None
 
-    def promql(self) -> str:
-        if self.query is not None:
-            return self.query
-        if self.metricSource is not None:
-            q = self.metricSource.spec.get("query") or self.metricSource.spec.get("promql")
-            if isinstance(q, str):
-                return q
-        raise ValueError("no PromQL query: expected metricSource.spec.query")
-
 
 class OpenSLORatio(Model):
-    counter: bool = True
+    counter: bool | None = None  # v1
+    incremental: bool | None = None  # v1alpha's name for counter
     good: OpenSLOQuery | None = None
     bad: OpenSLOQuery | None = None
-    total: OpenSLOQuery
+    total: OpenSLOQuery | None = None
+    raw: OpenSLOQuery | None = None
+    rawType: str | None = None
 
-    @model_validator(mode="after")
-    def _one(self) -> OpenSLORatio:
-        if (self.good is None) == (self.bad is None):
-            raise ValueError("give exactly one of good or bad, with total")
-        return self
+    @property
+    def is_counter(self) -> bool:
+        if self.incremental is not None:
+            return self.incremental
+        return True if self.counter is None else self.counter
 
 
 class OpenSLOIndicatorSpec(Model):
+    description: str = ""
     ratioMetric: OpenSLORatio | None = None
     thresholdMetric: dict[str, Any] | None = None
 
-    @model_validator(mode="after")
-    def _ratio(self) -> OpenSLOIndicatorSpec:
-        if self.ratioMetric is None:
-            raise ValueError("only ratioMetric indicators are supported (thresholdMetric needs a gauge SLI)")
-        return self
-
 
 class OpenSLOIndicator(Model):
-    metadata: dict[str, Any] = {}
-    spec: OpenSLOIndicatorSpec
+    metadata: OpenSLOMetadata | None = None
+    spec: OpenSLOIndicatorSpec | None = None
+    thresholdMetric: dict[str, Any] | None = None  # v1alpha puts it on the indicator itself
 
 
 class OpenSLOObjective(Model):
@@ -215,6 +245,9 @@ class OpenSLOObjective(Model):
     value: Any = None
     timeSliceTarget: Any = None
     timeSliceWindow: Any = None
+    compositeWeight: Any = None
+    indicator: OpenSLOIndicator | None = None
+    indicatorRef: str | None = None
 
     @model_validator(mode="after")
     def _target(self) -> OpenSLOObjective:
@@ -227,26 +260,11 @@ class OpenSLOObjective(Model):
 
 
 class OpenSLOTimeWindow(Model):
-    duration: DurationField | None = None
+    duration: str | None = None
     count: int | None = None
     unit: str | None = None
     isRolling: bool = True
     calendar: dict[str, Any] | None = None
-
-    def window(self) -> Duration:
-        if self.duration is not None:
-            return self.duration
-        units = {"Day": "d", "Hour": "h", "Week": "w", "Minute": "m"}
-        if self.count is None or self.unit not in units:
-            raise ValueError("give duration (e.g. 28d), or count with unit Day/Week/Hour")
-        return Duration.parse(f"{self.count}{units[self.unit]}")
-
-
-class OpenSLOMetadata(Model):
-    name: str
-    displayName: str | None = None
-    labels: dict[str, Any] = {}
-    annotations: dict[str, Any] = {}
 
 
 class OpenSLOSpec(Model):
@@ -258,13 +276,13 @@ class OpenSLOSpec(Model):
     objectives: list[OpenSLOObjective] = Field(min_length=1)
     timeWindow: list[OpenSLOTimeWindow] | None = None
     timeWindows: list[OpenSLOTimeWindow] | None = None  # v1alpha spelling
-    alertPolicies: list[Any] = []
+    alertPolicies: list[Any] | None = None  # an empty `alertPolicies:` is null in YAML
 
     @field_validator("budgetingMethod")
     @classmethod
-    def _occurrences(cls, value: str) -> str:
-        if value != "Occurrences":
-            raise ValueError(f"only budgetingMethod Occurrences can be alerted on by burn rate, got {value!r}")
+    def _method(cls, value: str) -> str:
+        if value not in ("Occurrences", "Timeslices", "RatioTimeslices"):
+            raise ValueError(f"budgetingMethod must be Occurrences, Timeslices or RatioTimeslices, got {value!r}")
         return value
 
 
@@ -273,6 +291,84 @@ class OpenSLODoc(Model):
     kind: str
     metadata: OpenSLOMetadata
     spec: OpenSLOSpec
+
+
+class OpenSLOObject(Model):
+    """Service, AlertPolicy, AlertCondition, AlertNotificationTarget: checked, carry no SLO."""
+
+    apiVersion: str
+    kind: str
+    metadata: OpenSLOMetadata
+    spec: dict[str, Any] | None = None
+
+
+class OpenSLOSLIDoc(Model):
+    apiVersion: str
+    kind: str
+    metadata: OpenSLOMetadata
+    spec: OpenSLOIndicatorSpec
+
+
+class OpenSLODataSourceSpec(Model):
+    type: str
+    description: str = ""
+    connectionDetails: Any = None
+
+
+class OpenSLODataSourceDoc(Model):
+    apiVersion: str
+    kind: str
+    metadata: OpenSLOMetadata
+    spec: OpenSLODataSourceSpec
+
+
+def _prometheus_compatible(kind: str) -> bool:
+    return kind.lower() in {s.lower() for s in PROMETHEUS_SOURCES}
+
+
+def _source_refusal(doc: Document, loc: tuple[int | str, ...], kind: str) -> Refusal:
+    return Refusal(doc, loc, f"data source type {kind!r} is not Prometheus-compatible: fireline evaluates SLIs "
+                             f"as PromQL (supported types: {', '.join(PROMETHEUS_SOURCES)})")
+
+
+@dataclass
+class OpenSLOBundle:
+    """The SLI and DataSource documents of every given file, by metadata.name, for the refs to resolve."""
+
+    slis: dict[str, tuple[Document, OpenSLOSLIDoc]] = dataclass_field(default_factory=dict)
+    sources: dict[str, str] = dataclass_field(default_factory=dict)  # DataSource name -> type
+
+
+def collect_openslo(documents: list[Document]) -> tuple[OpenSLOBundle, list[Problem]]:
+    """Read every OpenSLO object document; SLOs are converted afterwards, against the whole bundle."""
+    bundle = OpenSLOBundle()
+    problems: list[Problem] = []
+    sli_docs: list[tuple[Document, OpenSLOSLIDoc]] = []
+    for doc in documents:
+        if not (isinstance(doc.data, dict) and doc.data.get("apiVersion") in OPENSLO_APIS):
+            continue
+        kind = doc.data.get("kind")
+        try:
+            if kind == "DataSource":
+                source: OpenSLODataSourceDoc = validate(OpenSLODataSourceDoc, doc.data, doc.path)
+                if not _prometheus_compatible(source.spec.type):
+                    raise SpecError([_source_refusal(doc, ("spec", "type"), source.spec.type).problem()])
+                bundle.sources[source.metadata.name] = source.spec.type
+            elif kind == "SLI":
+                sli: OpenSLOSLIDoc = validate(OpenSLOSLIDoc, doc.data, doc.path)
+                sli_docs.append((doc, sli))
+                bundle.slis[sli.metadata.name] = (doc, sli)
+            elif kind in OPENSLO_OBJECT_KINDS:
+                validate(OpenSLOObject, doc.data, doc.path)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+    # An SLI is checked where it is written, whether or not an SLO uses it yet.
+    for doc, sli in sli_docs:
+        try:
+            _indicator_events(sli.spec, doc, ("spec",), bundle)
+        except Refusal as exc:
+            problems.append(exc.problem())
+    return bundle, problems
 
 
 _WINDOW_RE = re.compile(r"\{\{\s*\.window\s*\}\}")
@@ -290,7 +386,10 @@ def _openslo_rate(query: str, counter: bool) -> str:
         return query  # already windowed (as Sloth's OpenSLO examples are)
     import promql_parser
 
-    expr = promql_parser.parse(query)
+    try:
+        expr = promql_parser.parse(query)
+    except ValueError as exc:
+        raise ValueError(f"{query!r} is not valid PromQL: {exc}") from None
     if isinstance(expr, promql_parser.VectorSelector):
         return f"sum({'rate' if counter else 'sum_over_time'}({query}[{{{{.window}}}}]))"
     kind = "counter" if counter else "gauge"
@@ -300,26 +399,126 @@ def _openslo_rate(query: str, counter: bool) -> str:
     )
 
 
-def _openslo_to_native(doc: OpenSLODoc) -> dict[str, Any]:
-    spec = doc.spec
-    if spec.indicator is None and any(o.ratioMetrics is None for o in spec.objectives):
-        raise ValueError("indicatorRef is not supported: inline the SLI as spec.indicator")
-    windows = spec.timeWindow or spec.timeWindows or []
+def _promql(query: OpenSLOQuery, doc: Document, loc: tuple[int | str, ...], bundle: OpenSLOBundle) -> str:
+    if query.metricSource is not None:
+        ms = query.metricSource
+        if ms.type is not None:
+            kind, kind_loc = ms.type, (*loc, "metricSource", "type")
+        elif ms.metricSourceRef is not None:
+            if ms.metricSourceRef not in bundle.sources:
+                raise Refusal(doc, (*loc, "metricSource", "metricSourceRef"),
+                              f"metricSourceRef {ms.metricSourceRef!r} names no DataSource document in the "
+                              "given files: give the file with that DataSource too, or write type: Prometheus")
+            kind, kind_loc = bundle.sources[ms.metricSourceRef], (*loc, "metricSource", "metricSourceRef")
+        else:
+            raise Refusal(doc, (*loc, "metricSource"), "give type: Prometheus or a metricSourceRef")
+        if not _prometheus_compatible(kind):
+            raise _source_refusal(doc, kind_loc, kind)
+        text = ms.spec.get("query") or ms.spec.get("promql")
+        if not isinstance(text, str):
+            raise Refusal(doc, (*loc, "metricSource", "spec"), "expected the PromQL as metricSource.spec.query")
+        return text
+    if query.source is not None and not _prometheus_compatible(query.source):
+        raise _source_refusal(doc, (*loc, "source"), query.source)
+    if query.query is None:
+        raise Refusal(doc, loc, "no PromQL query: expected metricSource.spec.query (v1) or query (v1alpha)")
+    return query.query
+
+
+def _ratio_events(ratio: OpenSLORatio, doc: Document, loc: tuple[int | str, ...],
+                  bundle: OpenSLOBundle) -> dict[str, str]:
+    if ratio.raw is not None:
+        raise Refusal(doc, (*loc, "raw"), "raw ratio metrics are not supported: give good (or bad) and total")
+    if ratio.total is None or (ratio.good is None) == (ratio.bad is None):
+        raise Refusal(doc, loc, "give total with exactly one of good or bad")
+    counter = ratio.is_counter
+
+    def rate(name: str, query: OpenSLOQuery) -> str:
+        try:
+            return _openslo_rate(_promql(query, doc, (*loc, name), bundle), counter)
+        except Refusal:
+            raise
+        except ValueError as exc:
+            raise Refusal(doc, (*loc, name), str(exc)) from None
+
+    total = rate("total", ratio.total)
+    if ratio.bad is not None:
+        return {"errors": rate("bad", ratio.bad), "total": total}
+    assert ratio.good is not None
+    return {"good": rate("good", ratio.good), "total": total}
+
+
+_THRESHOLD_REFUSAL = ("thresholdMetric indicators are not supported yet (a gauge against a threshold): "
+                      "write the SLI as a ratioMetric of good and total events")
+
+
+def _indicator_events(spec: OpenSLOIndicatorSpec, doc: Document, loc: tuple[int | str, ...],
+                      bundle: OpenSLOBundle) -> dict[str, str]:
+    if spec.thresholdMetric is not None:
+        raise Refusal(doc, (*loc, "thresholdMetric"), _THRESHOLD_REFUSAL)
+    if spec.ratioMetric is None:
+        raise Refusal(doc, loc, "give a ratioMetric indicator")
+    return _ratio_events(spec.ratioMetric, doc, (*loc, "ratioMetric"), bundle)
+
+
+def _window(windows: list[OpenSLOTimeWindow], doc: Document, key: str) -> Duration:
+    if not windows:
+        return Duration.parse(SLOTH_DEFAULT_WINDOW)
     if len(windows) > 1:
-        raise ValueError("at most one timeWindow is supported")
-    window = windows[0].window() if windows else Duration.parse(SLOTH_DEFAULT_WINDOW)
+        raise Refusal(doc, ("spec", key), "at most one time window is supported")
+    tw, loc = windows[0], ("spec", key, 0)
+    if tw.duration is not None:
+        text = str(tw.duration).strip()
+        month = re.fullmatch(r"(\d+)M", text)
+        try:
+            window = (Duration.parse(f"{int(month.group(1)) * _MONTH_DAYS}d") if month else Duration.parse(text))
+        except ValueError as exc:
+            raise Refusal(doc, (*loc, "duration"), str(exc)) from None
+    else:
+        units = {"Minute": "m", "Hour": "h", "Day": "d", "Week": "w"}
+        if tw.count is None or tw.unit not in (*units, "Month"):
+            raise Refusal(doc, loc, "give duration (e.g. 28d, 4w, 1M), or count with unit Day, Week or Month")
+        window = (Duration.parse(f"{tw.count * _MONTH_DAYS}d") if tw.unit == "Month"
+                  else Duration.parse(f"{tw.count}{units[tw.unit]}"))
+    if not tw.isRolling:
+        raise Refusal(doc, (*loc, "isRolling"),
+                      f"calendar windows (isRolling: false) are not supported yet: fireline's SLO windows are "
+                      f"rolling; write isRolling: true for a rolling {window} window")
+    return window
+
+
+def _openslo_to_native(doc: Document, openslo: OpenSLODoc, bundle: OpenSLOBundle) -> dict[str, Any]:
+    spec = openslo.spec
+    if spec.budgetingMethod != "Occurrences":
+        raise Refusal(doc, ("spec", "budgetingMethod"),
+                      f"budgetingMethod {spec.budgetingMethod} is not supported yet: fireline alerts on burn "
+                      "rates of event counts (Occurrences)")
+    key = "timeWindow" if spec.timeWindow is not None else "timeWindows"
+    window = _window(spec.timeWindow or spec.timeWindows or [], doc, key)
     slos = []
     for i, objective in enumerate(spec.objectives):
-        ratio = objective.ratioMetrics or (spec.indicator.spec.ratioMetric if spec.indicator else None)
-        if ratio is None:
-            raise ValueError(f"objectives[{i}] has no ratio metric")
-        total = _openslo_rate(ratio.total.promql(), ratio.counter)
-        if ratio.bad is not None:
-            events = {"errors": _openslo_rate(ratio.bad.promql(), ratio.counter), "total": total}
+        loc: tuple[int | str, ...] = ("spec", "objectives", i)
+        if objective.ratioMetrics is not None:
+            events = _ratio_events(objective.ratioMetrics, doc, (*loc, "ratioMetrics"), bundle)
         else:
-            assert ratio.good is not None
-            events = {"good": _openslo_rate(ratio.good.promql(), ratio.counter), "total": total}
-        name = doc.metadata.name if len(spec.objectives) == 1 else f"{doc.metadata.name}-{i}"
+            indicator, ref = objective.indicator or spec.indicator, objective.indicatorRef or spec.indicatorRef
+            ref_loc = (*loc, "indicatorRef") if objective.indicatorRef else ("spec", "indicatorRef")
+            ind_loc = (*loc, "indicator") if objective.indicator else ("spec", "indicator")
+            if indicator is not None:
+                if indicator.thresholdMetric is not None:
+                    raise Refusal(doc, (*ind_loc, "thresholdMetric"), _THRESHOLD_REFUSAL)
+                if indicator.spec is None:
+                    raise Refusal(doc, ind_loc, "the indicator has no spec with a ratioMetric")
+                events = _indicator_events(indicator.spec, doc, (*ind_loc, "spec"), bundle)
+            elif ref is not None:
+                if ref not in bundle.slis:
+                    raise Refusal(doc, ref_loc, f"indicatorRef {ref!r} names no SLI document in the given files: "
+                                                "give the file with that `kind: SLI` too")
+                sli_doc, sli = bundle.slis[ref]
+                events = _indicator_events(sli.spec, sli_doc, ("spec",), bundle)
+            else:
+                raise Refusal(doc, loc, "no indicator: give spec.indicator, spec.indicatorRef or ratioMetrics")
+        name = openslo.metadata.name if len(spec.objectives) == 1 else f"{openslo.metadata.name}-{i}"
         slos.append({
             "name": name,
             "objective": objective.percent(),
@@ -327,20 +526,269 @@ def _openslo_to_native(doc: OpenSLODoc) -> dict[str, Any]:
             "description": spec.description,
             "sli": {"events": events},
         })
-    labels = {str(k): str(v) for k, v in doc.metadata.labels.items()}
+    labels = {str(k): _label_text(v) for k, v in (openslo.metadata.labels or {}).items()}
+    team = openslo.metadata.labels.get("team") if openslo.metadata.labels else None
+    team_name = (team[0] if isinstance(team, list) and team else team) or labels.get("owner") or spec.service
     return {
         "apiVersion": "fireline/v1",
         "kind": "Service",
         "metadata": {"name": spec.service, "labels": {k: v for k, v in labels.items() if k not in ("team",)}},
-        "spec": {"team": labels.get("team") or labels.get("owner") or spec.service, "slos": slos},
+        "spec": {"team": str(team_name), "slos": slos},
+    }
+
+
+# --- Pyrra ---------------------------------------------------------------------------------------
+# pyrra.dev/v1alpha1 ServiceLevelObjective: one SLO per document, its queries written by Pyrra from
+# plain vector selectors. fireline writes the same events over {{.window}}; the service is the
+# document's namespace (Pyrra groups objectives by it), or the SLO's own name when it has none.
+
+PYRRA_API = "pyrra.dev/v1alpha1"
+PYRRA_PREFIX = "pyrra.dev/"
+
+
+class PyrraMetric(Model):
+    metric: str
+
+
+class PyrraRatio(Model):
+    errors: PyrraMetric
+    total: PyrraMetric
+    grouping: list[str] | None = None
+
+
+class PyrraLatency(Model):
+    success: PyrraMetric
+    total: PyrraMetric
+    grouping: list[str] | None = None
+
+
+class PyrraLatencyNative(Model):
+    total: PyrraMetric
+    latency: str
+    grouping: list[str] | None = None
+
+
+class PyrraBoolGauge(Model):
+    metric: str
+    grouping: list[str] | None = None
+
+
+class PyrraIndicator(Model):
+    ratio: PyrraRatio | None = None
+    latency: PyrraLatency | None = None
+    latencyNative: PyrraLatencyNative | None = None
+    bool_gauge: PyrraBoolGauge | None = None
+
+    @model_validator(mode="after")
+    def _one(self) -> PyrraIndicator:
+        given = [n for n in ("ratio", "latency", "latencyNative", "bool_gauge") if getattr(self, n) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of ratio, latency, latencyNative or bool_gauge"
+                             + (f"; got {', '.join(given)}" if given else ""))
+        return self
+
+
+class PyrraAlerting(Model):
+    disabled: bool | None = None
+    burnrates: bool | None = None
+    absent: bool | None = None
+    name: str | None = None
+    absentName: str | None = None
+    severities: dict[str, Any] | None = None
+
+
+class PyrraSpec(Model):
+    target: Number
+    window: DurationField
+    description: str | None = None
+    indicator: PyrraIndicator
+    alerting: PyrraAlerting = PyrraAlerting()
+    partial_response_strategy: str | None = None
+    performanceOverAccuracy: bool | None = None
+    ruleOutput: dict[str, Any] | None = None
+
+
+class PyrraMetadata(Model):
+    name: str
+    namespace: str | None = None
+    labels: dict[str, Any] | None = None
+    annotations: dict[str, Any] | None = None
+
+
+class PyrraDoc(Model):
+    apiVersion: str
+    kind: str
+    metadata: PyrraMetadata
+    spec: PyrraSpec
+
+
+def _pyrra_selector(doc: Document, loc: tuple[int | str, ...], text: str) -> str:
+    import promql_parser
+
+    try:
+        expr = promql_parser.parse(text)
+    except ValueError as exc:
+        raise Refusal(doc, loc, f"{text!r} is not valid PromQL: {exc}") from None
+    if not isinstance(expr, promql_parser.VectorSelector):
+        raise Refusal(doc, loc, f"Pyrra takes a vector selector here (e.g. http_requests_total{{job=\"api\"}}), "
+                                f"got {text!r}")
+    return text.strip()
+
+
+def _possible_tiers(objective: Decimal, window: Duration) -> list[dict[str, Any]] | None:
+    """The default tiers that can fire at all; None when that is all of them.
+
+    Below about 97% (for 28d) the fastest page tier needs more than 100% errors: Pyrra writes such
+    an alert anyway and it never fires; fireline leaves it out and keeps the tiers that can.
+    """
+    budget = error_budget(objective)
+    possible = [t for t in DEFAULT_TIERS if t.error_ratio_threshold(window, budget) <= 1]
+    if len(possible) in (0, len(DEFAULT_TIERS)):
+        return None
+    return [{"long": str(t.long_window), "short": str(t.short_window), "budget_percent": t.budget_percent,
+             "severity": str(t.severity)} for t in possible]
+
+
+def _pyrra_to_native(doc: Document, pyrra: PyrraDoc) -> dict[str, Any]:
+    spec, ind = pyrra.spec, pyrra.spec.indicator
+    loc: tuple[int | str, ...] = ("spec", "indicator")
+    chosen = next(n for n in ("ratio", "latency", "latencyNative", "bool_gauge") if getattr(ind, n) is not None)
+    grouping = getattr(ind, chosen).grouping
+    if grouping:
+        raise Refusal(doc, (*loc, chosen, "grouping"),
+                      "grouping (one SLO per label value) is not supported yet: remove grouping for one SLO "
+                      "over all series, or write one SLO per value")
+    events: dict[str, str]
+    if ind.ratio is not None:
+        errors = _pyrra_selector(doc, (*loc, "ratio", "errors", "metric"), ind.ratio.errors.metric)
+        total = _pyrra_selector(doc, (*loc, "ratio", "total", "metric"), ind.ratio.total.metric)
+        events = {"errors": f"sum(rate({errors}[{{{{.window}}}}]))", "total": f"sum(rate({total}[{{{{.window}}}}]))"}
+    elif ind.latency is not None:
+        success = _pyrra_selector(doc, (*loc, "latency", "success", "metric"), ind.latency.success.metric)
+        total = _pyrra_selector(doc, (*loc, "latency", "total", "metric"), ind.latency.total.metric)
+        if not re.search(r"\ble\s*=", success):
+            raise Refusal(doc, (*loc, "latency", "success", "metric"),
+                          "the success metric must select one bucket with le, e.g. "
+                          "http_request_duration_seconds_bucket{le=\"0.5\"}")
+        events = {"good": f"sum(rate({success}[{{{{.window}}}}]))", "total": f"sum(rate({total}[{{{{.window}}}}]))"}
+    elif ind.bool_gauge is not None:
+        # A 0/1 gauge (probe_success): each sample is one event, good when 1.
+        metric = _pyrra_selector(doc, (*loc, "bool_gauge", "metric"), ind.bool_gauge.metric)
+        events = {"good": f"sum(sum_over_time({metric}[{{{{.window}}}}]))",
+                  "total": f"sum(count_over_time({metric}[{{{{.window}}}}]))"}
+    else:
+        raise Refusal(doc, (*loc, "latencyNative"),
+                      "latencyNative (native histograms) is not supported yet: use latency with a classic "
+                      "histogram's _bucket and _count")
+    labels = {k.removeprefix(PYRRA_PREFIX): _label_text(v) for k, v in (pyrra.metadata.labels or {}).items()
+              if k.startswith(PYRRA_PREFIX)}
+    annotations = {k.removeprefix(PYRRA_PREFIX): _label_text(v)
+                   for k, v in (pyrra.metadata.annotations or {}).items() if k.startswith(PYRRA_PREFIX)}
+    alerting: dict[str, Any] = {
+        "disable": bool(spec.alerting.disabled) or spec.alerting.burnrates is False,
+        "annotations": annotations,
+    }
+    if spec.alerting.name is not None:
+        alerting["name"] = spec.alerting.name
+    tiers = _possible_tiers(spec.target, spec.window)
+    if tiers is not None:
+        alerting["tiers"] = tiers
+    team = labels.pop("team", None)
+    service = pyrra.metadata.namespace or pyrra.metadata.name
+    return {
+        "apiVersion": "fireline/v1",
+        "kind": "Service",
+        "metadata": {"name": service, "labels": {}},
+        "spec": {"team": team or service, "slos": [{
+            "name": pyrra.metadata.name,
+            "objective": spec.target,
+            "window": str(spec.window),
+            "description": spec.description or "",
+            "labels": labels,
+            "sli": {"events": events},
+            "alerting": alerting,
+        }]},
     }
 
 
 # --- dispatch ------------------------------------------------------------------------------------
 
 
-def _native(native: dict[str, Any], doc: Document, what: str) -> ServiceSpec:
-    """Validate a converted document; positions point at the original document's top."""
+Loc = tuple[int | str, ...]
+
+
+def _sloth_origin(base: Loc, camel: bool) -> Callable[[Loc], Loc]:
+    """Where a native field came from in a Sloth document (prometheus/v1 snake_case, the CRD camelCase)."""
+    names = {
+        "errors": "errorQuery" if camel else "error_query", "total": "totalQuery" if camel else "total_query",
+        "page": "pageAlert" if camel else "page_alert", "ticket": "ticketAlert" if camel else "ticket_alert",
+    }
+
+    def origin(loc: Loc) -> Loc:
+        if loc[:2] == ("metadata", "name"):
+            return (*base, "service")
+        if loc[:1] == ("metadata",) or loc[:2] == ("spec", "team"):
+            return (*base, "labels")
+        if loc[:2] != ("spec", "slos") or len(loc) < 3:
+            return base
+        slo, rest = (*base, "slos", loc[2]), loc[3:]
+        if rest[:2] == ("sli", "events") and len(rest) > 2:
+            return (*slo, "sli", "events", names.get(str(rest[2]), str(rest[2])))
+        if rest[:2] == ("sli", "ratio"):
+            return (*slo, "sli", "raw", "errorRatioQuery" if camel else "error_ratio_query")
+        if rest[:1] == ("alerting",) and len(rest) > 1:
+            return (*slo, "alerting", names.get(str(rest[1]), str(rest[1])), *rest[2:])
+        if rest[:1] in (("name",), ("objective",), ("description",), ("labels",), ("sli",), ("alerting",)):
+            return (*slo, *rest)
+        return slo
+
+    return origin
+
+
+def _openslo_origin(openslo: OpenSLODoc) -> Callable[[Loc], Loc]:
+    window_key = "timeWindow" if openslo.spec.timeWindow is not None else "timeWindows"
+
+    def origin(loc: Loc) -> Loc:
+        if loc[:2] == ("metadata", "name"):
+            return ("spec", "service")
+        if loc[:1] == ("metadata",) or loc[:2] == ("spec", "team"):
+            return ("metadata", "labels")
+        if loc[:2] != ("spec", "slos") or len(loc) < 4:
+            return ()
+        i, field = loc[2], loc[3]
+        objective = openslo.spec.objectives[i] if isinstance(i, int) and i < len(openslo.spec.objectives) else None
+        if field == "objective":
+            key = "targetPercent" if objective is not None and objective.targetPercent is not None else "target"
+            return ("spec", "objectives", i, key)
+        if field == "window":
+            return ("spec", window_key)
+        if field == "name":
+            return ("metadata", "name")
+        if field == "sli":
+            if objective is not None and objective.ratioMetrics is not None:
+                return ("spec", "objectives", i, "ratioMetrics")
+            return ("spec", "indicatorRef" if openslo.spec.indicatorRef else "indicator")
+        return ("spec", "objectives", i)
+
+    return origin
+
+
+def _pyrra_origin(loc: Loc) -> Loc:
+    if loc[:2] == ("metadata", "name"):
+        return ("metadata", "namespace")
+    if loc[:1] == ("metadata",) or loc[:2] == ("spec", "team"):
+        return ("metadata", "labels")
+    if loc[:2] != ("spec", "slos") or len(loc) < 4:
+        return ()
+    field = {"objective": ("spec", "target"), "window": ("spec", "window"), "name": ("metadata", "name"),
+             "sli": ("spec", "indicator"), "labels": ("metadata", "labels"), "description": ("spec", "description")}
+    if loc[3] == "alerting":
+        return ("spec", "alerting", *(("name",) if loc[4:5] == ("name",) else ()))
+    return field.get(str(loc[3]), ("spec",))
+
+
+def _native(native: dict[str, Any], doc: Document, what: str, origin: Callable[[Loc], Loc]) -> ServiceSpec:
+    """Validate a converted document; errors point at the field of the original it came from."""
     try:
         spec: ServiceSpec = ServiceSpec.model_validate(native)
         return spec
@@ -349,36 +797,46 @@ def _native(native: dict[str, Any], doc: Document, what: str) -> ServiceSpec:
 
         if not isinstance(exc, ValidationError):
             raise
-        line, col = position(doc.data, ())
-        problems = [
-            Problem(display_path(doc.path), line, col, ".".join(str(p) for p in e["loc"]),
-                    f"after converting this {what} document: {e['msg'].removeprefix('Value error, ')}")
-            for e in exc.errors()
-        ]
+        problems = []
+        for e in exc.errors():
+            where = origin(tuple(e["loc"]))
+            problems.append(Problem(display_path(doc.path), *position(doc.data, where), field_path(where),
+                                    f"after converting this {what} document: "
+                                    f"{e['msg'].removeprefix('Value error, ')}"))
         raise SpecError(problems) from None
 
 
-def convert(fmt: str, doc: Document, *, sloth_window: str = SLOTH_DEFAULT_WINDOW) -> list[ServiceSpec]:
+def convert(fmt: str, doc: Document, *, sloth_window: str = SLOTH_DEFAULT_WINDOW,
+            openslo: OpenSLOBundle | None = None) -> list[ServiceSpec]:
+    """The services of one document; OpenSLO refs resolve against openslo (all given files)."""
     if fmt == "fireline/Service":
         return [validate(ServiceSpec, doc.data, doc.path)]
     if fmt == "sloth/prometheus-v1":
         sloth: SlothSpec = validate(SlothPrometheusV1, doc.data, doc.path)
-        return [_native(_sloth_to_native(sloth, sloth_window), doc, "Sloth")]
+        return [_native(_sloth_to_native(sloth, sloth_window), doc, "Sloth", _sloth_origin((), camel=False))]
     if fmt == "sloth/k8s":
         if not isinstance(doc.data.get("spec"), dict):
             raise SpecError([Problem(display_path(doc.path), *position(doc.data, ("spec",)), "spec",
                                      "expected a mapping with service and slos")])
         sloth = validate(SlothSpec, doc.data["spec"], doc.path, ("spec",))
-        return [_native(_sloth_to_native(sloth, sloth_window), doc, "Sloth")]
-    if fmt in ("openslo/v1", "openslo/v1alpha"):
-        openslo: OpenSLODoc = validate(OpenSLODoc, doc.data, doc.path)
+        return [_native(_sloth_to_native(sloth, sloth_window), doc, "Sloth", _sloth_origin(("spec",), camel=True))]
+    if fmt == "openslo/object":
+        return []  # checked by collect_openslo; Service, SLI, DataSource and alerting documents hold no SLO
+    if fmt in OPENSLO_APIS:
+        openslo_doc: OpenSLODoc = validate(OpenSLODoc, doc.data, doc.path)
         try:
-            native = _openslo_to_native(openslo)
-        except ValueError as exc:
-            where = position(doc.data, ("spec",))
-            raise SpecError([Problem(display_path(doc.path), *where, "spec", str(exc))]) from None
-        return [_native(native, doc, "OpenSLO")]
+            native = _openslo_to_native(doc, openslo_doc, openslo or OpenSLOBundle())
+        except Refusal as exc:
+            raise SpecError([exc.problem()]) from None
+        return [_native(native, doc, "OpenSLO", _openslo_origin(openslo_doc))]
+    if fmt == "pyrra/v1alpha1":
+        pyrra: PyrraDoc = validate(PyrraDoc, doc.data, doc.path)
+        try:
+            native = _pyrra_to_native(doc, pyrra)
+        except Refusal as exc:
+            raise SpecError([exc.problem()]) from None
+        return [_native(native, doc, "Pyrra", _pyrra_origin)]
     raise AssertionError(f"unhandled format {fmt}")
 
 
-__all__ = ["check_promql", "convert"]
+__all__ = ["check_promql", "collect_openslo", "convert"]

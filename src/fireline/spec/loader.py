@@ -1,7 +1,8 @@
 """Loading specs and fireline.yaml with errors that point at file, line, column and field.
 
 Documents are read with ruamel.yaml (which keeps positions), recognised by their header
-(fireline/v1 Service or Config, Sloth prometheus/v1 or PrometheusServiceLevel, OpenSLO SLO),
+(fireline/v1 Service or Config, Sloth prometheus/v1 or PrometheusServiceLevel, OpenSLO v1/v1alpha,
+Pyrra ServiceLevelObjective),
 converted to the native models and validated by pydantic; pydantic's error locations are
 mapped back to positions in the file.
 """
@@ -63,13 +64,30 @@ def read_documents(path: Path) -> list[Document]:
         raise SpecError([Problem(name, line, col, "", f"invalid YAML: {detail}")]) from None
     except Exception as exc:  # ruamel raises several unrelated types for broken input
         raise SpecError([Problem(name, 0, 0, "", f"invalid YAML: {exc}")]) from None
-    return [Document(path, i, d) for i, d in enumerate(docs)]
+    return [Document(path, i, d) for i, d in enumerate(_list_form(docs))]
+
+
+def _list_form(docs: list[Any]) -> list[Any]:
+    """oslo and OpenSLO's go-sdk write a file as one YAML list of documents: each item is a document."""
+    out: list[Any] = []
+    for doc in docs:
+        if isinstance(doc, list) and doc and all(isinstance(d, dict) and "apiVersion" in d for d in doc):
+            out.extend(doc)
+        elif isinstance(doc, list) and not doc:
+            continue  # an empty list of documents holds nothing to load
+        else:
+            out.append(doc)
+    return out
 
 
 def position(data: Any, loc: tuple[int | str, ...], *, key: bool = False) -> tuple[int, int]:
     """1-based line and column of the node at loc; the deepest existing ancestor when loc is missing."""
     node = data
     line, col = 1, 1
+    # A document that is not the first of its file (or an item of a list-form file) starts below
+    # line 1: ruamel keeps each node's own position, so the root reports where it begins.
+    if isinstance(data, CommentedMap | CommentedSeq) and data.lc.line is not None:
+        line, col = data.lc.line + 1, data.lc.col + 1
     for i, part in enumerate(loc):
         last = i == len(loc) - 1
         if isinstance(node, CommentedMap) and part in node:
@@ -192,9 +210,26 @@ def detect_format(data: Any) -> str | None:
         return "sloth/prometheus-v1"
     if api == "sloth.slok.dev/v1" and kind == "PrometheusServiceLevel":
         return "sloth/k8s"
-    if api in ("openslo/v1", "openslo/v1alpha") and kind == "SLO":
-        return str(api)
+    if api in ("openslo/v1", "openslo/v1alpha"):
+        if kind == "SLO":
+            return str(api)
+        if kind in ("Service", "SLI", "DataSource", "AlertPolicy", "AlertCondition", "AlertNotificationTarget"):
+            return "openslo/object"
+    if isinstance(api, str) and api.startswith("openslo"):
+        return "openslo/unsupported"
+    if api == "pyrra.dev/v1alpha1" and kind == "ServiceLevelObjective":
+        return "pyrra/v1alpha1"
     return None
+
+
+# Formats converted from another tool: several files may hold SLOs of one service (Sloth refuses
+# only the same service *and* SLO; Pyrra's service is its namespace), so their services merge.
+IMPORTED_FORMATS = ("sloth/prometheus-v1", "sloth/k8s", "openslo/v1", "openslo/v1alpha", "pyrra/v1alpha1")
+UNRECOGNISED = (
+    "not a recognised spec: expected apiVersion fireline/v1 (kind Service or Config), Sloth version "
+    "prometheus/v1 or kind PrometheusServiceLevel, OpenSLO openslo/v1 or openslo/v1alpha, or Pyrra "
+    "pyrra.dev/v1alpha1 ServiceLevelObjective"
+)
 
 
 def iter_spec_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -210,7 +245,7 @@ def load_services(paths: Iterable[Path]) -> list[LoadedService]:
 
     All problems across all files are collected before raising, so one run shows them all.
     """
-    from fireline.spec.importers import convert  # local: importers use validate() from here
+    from fireline.spec.importers import collect_openslo, convert  # local: importers use validate() from here
 
     services: list[LoadedService] = []
     problems: list[Problem] = []
@@ -218,40 +253,78 @@ def load_services(paths: Iterable[Path]) -> list[LoadedService]:
     if not files:
         names = ", ".join(display_path(p) for p in paths)
         raise SpecError([Problem(names or ".", 0, 0, "", "no .yaml or .yml spec files found")])
+    documents: list[Document] = []
     for path in files:
         if not path.exists():
             problems.append(Problem(display_path(path), 0, 0, "", "no such file or directory"))
             continue
         try:
-            documents = read_documents(path)
+            documents.extend(read_documents(path))
         except SpecError as exc:
             problems.extend(exc.problems)
+    # OpenSLO's indicatorRef and metricSourceRef may point into any of the given files.
+    openslo, openslo_problems = collect_openslo(documents)
+    problems.extend(openslo_problems)
+    for doc in documents:
+        fmt = detect_format(doc.data)
+        if fmt == "fireline/Config":
             continue
-        for doc in documents:
-            fmt = detect_format(doc.data)
-            if fmt == "fireline/Config":
-                continue
-            try:
-                if fmt is None:
-                    raise SpecError([Problem(
-                        display_path(path), *position(doc.data, ()), "",
-                        "not a recognised spec: expected apiVersion fireline/v1 (kind Service or Config), "
-                        "Sloth version prometheus/v1 or kind PrometheusServiceLevel, or OpenSLO kind SLO",
-                    )])
-                services.extend(LoadedService(s, path, fmt) for s in convert(fmt, doc))
-            except SpecError as exc:
-                problems.extend(exc.problems)
-    seen: dict[str, LoadedService] = {}
-    for loaded in services:
-        if loaded.spec.name in seen:
-            problems.append(Problem(
-                display_path(loaded.source), 0, 0, "metadata.name",
-                f"service {loaded.spec.name!r} is also defined in {display_path(seen[loaded.spec.name].source)}",
-            ))
-        seen.setdefault(loaded.spec.name, loaded)
+        try:
+            if fmt is None:
+                raise SpecError([Problem(display_path(doc.path), *position(doc.data, ()), "", UNRECOGNISED)])
+            if fmt == "openslo/unsupported":
+                raise SpecError([Problem(
+                    display_path(doc.path), *position(doc.data, ("apiVersion",)), "apiVersion",
+                    f"OpenSLO {doc.data.get('apiVersion')} is not supported: use openslo/v1 or openslo/v1alpha",
+                )])
+            services.extend(LoadedService(s, doc.path, fmt) for s in convert(fmt, doc, openslo=openslo))
+        except SpecError as exc:
+            problems.extend(exc.problems)
+    merged = _merge_services(services, problems)
     if problems:
         raise SpecError(problems)
-    return services
+    return merged
+
+
+def _merge_services(services: list[LoadedService], problems: list[Problem]) -> list[LoadedService]:
+    """One entry per service: imported documents of one service merge, a repeated SLO is refused."""
+    seen: dict[str, LoadedService] = {}
+    slo_sources: dict[tuple[str, str], Path] = {}
+    for loaded in services:
+        for slo in loaded.spec.spec.slos:
+            slo_sources.setdefault((loaded.spec.name, slo.name), loaded.source)
+        first = seen.get(loaded.spec.name)
+        if first is None:
+            seen[loaded.spec.name] = loaded
+            continue
+        if first.format not in IMPORTED_FORMATS or loaded.format not in IMPORTED_FORMATS:
+            problems.append(Problem(
+                display_path(loaded.source), 0, 0, "metadata.name",
+                f"service {loaded.spec.name!r} is also defined in {display_path(first.source)}",
+            ))
+            continue
+        names = {slo.name for slo in first.spec.spec.slos}
+        repeated = [slo.name for slo in loaded.spec.spec.slos if slo.name in names]
+        if repeated:
+            problems.extend(Problem(
+                display_path(loaded.source), 0, 0, "",
+                f"SLO {name!r} of service {loaded.spec.name!r} is also defined in "
+                f"{display_path(slo_sources[(loaded.spec.name, name)])}",
+            ) for name in repeated)
+            continue
+        if first.spec.spec.team != loaded.spec.spec.team:
+            problems.append(Problem(
+                display_path(loaded.source), 0, 0, "",
+                f"service {loaded.spec.name!r} has team {loaded.spec.spec.team!r} here but "
+                f"{first.spec.spec.team!r} in {display_path(first.source)}: give both the same team label",
+            ))
+            continue
+        body = first.spec.spec.model_copy(update={"slos": [*first.spec.spec.slos, *loaded.spec.spec.slos]})
+        labels = {**loaded.spec.metadata.labels, **first.spec.metadata.labels}
+        metadata = first.spec.metadata.model_copy(update={"labels": labels})
+        seen[loaded.spec.name] = LoadedService(first.spec.model_copy(update={"spec": body, "metadata": metadata}),
+                                               first.source, first.format)
+    return list(seen.values())
 
 
 def load_config(path: Path) -> Config:
