@@ -116,6 +116,10 @@ class PrometheusClient:
                 "e.g. with sum(...)")
         return samples[0].value
 
+    def api(self, path: str, params: dict[str, str]) -> Any:
+        """The `data` of any GET endpoint of the HTTP API (/api/v1/rules, /api/v1/status/...)."""
+        return self._get(path, params)
+
     def ready(self) -> bool:
         try:
             return self._http.get("/-/ready").status_code == 200
