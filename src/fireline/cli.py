@@ -3,37 +3,39 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from fireline.adapters.promtool import ToolMissing
-from fireline.bundle import BundleContext, RuleFormat, generate_bundle
-from fireline.check import BundleError, check_bundle
-from fireline.lint.commands import register as register_lint
-from fireline.policy.commands import register as register_policy
-from fireline.routing.commands import register as register_routing
-from fireline.server.commands import register as register_serve
-from fireline.sim.commands import register as register_simulate
-from fireline.slo.durations import human_seconds
-from fireline.slo.explain import explain_slo
-from fireline.slo.tiers import decimal_text
-from fireline.spec.config import Config
+from fireline.lazy_cli import LazyGroup
 from fireline.spec.errors import SpecError, display_path
-from fireline.spec.loader import LoadedService, load_config, load_services
-from fireline.stack.commands import register as register_stack
 
+if TYPE_CHECKING:
+    from fireline.spec.config import Config
+    from fireline.spec.loader import LoadedService
+
+# Start-up is paid on every call (pre-commit, CI): the commands below import their heavy modules
+# (bundle generation, pydantic specs, numpy) inside their bodies, and the sub-command modules
+# (simulate, lint, serve, ...) load only when used: fireline.lazy_cli lists them.
 app = typer.Typer(
     name="fireline",
     help="SLO specs to correct, tested Prometheus alerting and incident response.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=LazyGroup,
 )
+
+
+class RuleFormatOption(StrEnum):
+    """fireline.bundle.RuleFormat's values, here so building the command imports no generator."""
+
+    PROMETHEUS = "prometheus"
+    PROMETHEUS_OPERATOR = "prometheus-operator"
 # Tables stay readable when piped (rich assumes 80 columns without a terminal).
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, highlight=False)
@@ -47,6 +49,8 @@ def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
 
 
 def load_specs_or_exit(paths: list[Path]) -> list[LoadedService]:
+    from fireline.spec.loader import load_services
+
     try:
         return load_services(paths)
     except SpecError as exc:
@@ -58,6 +62,8 @@ def load_specs_or_exit(paths: list[Path]) -> list[LoadedService]:
 def load_config_or_exit(path: Path | None) -> Config | None:
     if path is None:
         return None
+    from fireline.spec.loader import load_config
+
     try:
         return load_config(path)
     except SpecError as exc:
@@ -74,11 +80,17 @@ def generate(
     specs: SpecPaths,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the bundle.")],
     config: Annotated[Path | None, typer.Option("--config", "-c", help="fireline.yaml (kind: Config).")] = None,
-    rule_format: Annotated[RuleFormat, typer.Option("--format", help="Rule file format.")] = RuleFormat.PROMETHEUS,
+    rule_format: Annotated[
+        RuleFormatOption, typer.Option("--format", help="Rule file format.")
+    ] = RuleFormatOption.PROMETHEUS,
 ) -> None:
     """Write Prometheus rules, promtool tests and the rest of the bundle for the SLO specs."""
+    from fireline.bundle import BundleContext, RuleFormat, generate_bundle
+
     services = load_specs_or_exit(specs)
-    ctx = BundleContext(services=services, out=out, config=load_config_or_exit(config), rule_format=rule_format)
+    ctx = BundleContext(
+        services=services, out=out, config=load_config_or_exit(config), rule_format=RuleFormat(rule_format.value)
+    )
     generate_bundle(ctx)
     for path in ctx.written:
         console.print(f"wrote {display_path(path)}")
@@ -91,6 +103,9 @@ def generate(
 @app.command()
 def check(out: Annotated[Path, typer.Argument(help="A bundle written by `fireline generate`.")]) -> None:
     """Run `promtool check rules` and `promtool test rules` on a bundle."""
+    from fireline.adapters.promtool import ToolMissing
+    from fireline.check import BundleError, check_bundle
+
     try:
         results = check_bundle(out)
     except (BundleError, ToolMissing) as exc:
@@ -110,6 +125,12 @@ def check(out: Annotated[Path, typer.Argument(help="A bundle written by `firelin
 @app.command()
 def explain(specs: SpecPaths) -> None:
     """Print, per SLO and tier: thresholds, budget spent at detection, detection and exhaustion times."""
+    from rich.table import Table
+
+    from fireline.slo.durations import human_seconds
+    from fireline.slo.explain import explain_slo
+    from fireline.slo.tiers import decimal_text
+
     for loaded in load_specs_or_exit(specs):
         for slo in loaded.spec.spec.slos:
             table = Table(
@@ -138,17 +159,7 @@ def explain(specs: SpecPaths) -> None:
             console.print(table)
 
 
-register_simulate(app)
-
-register_lint(app)
-
-register_routing(app)
-
-register_stack(app)
-
-register_policy(app)
-
-register_serve(app)
+# simulate, lint, routes, stack, drill, policy gate/budget, serve, capture, incidents: fireline.lazy_cli.
 
 
 def main() -> None:
