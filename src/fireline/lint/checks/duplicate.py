@@ -1,31 +1,36 @@
-"""rules/duplicate: two rules that produce the same series or the same alert.
+"""rules/duplicate: two rules that are the same rule (name, labels and expression).
 
-Recording rules with the same name and labels write one series from two expressions, so its
-value flips between them; alerting rules with the same name, expression and labels send every
-alert twice. The linted set is taken as one Prometheus' rules. promtool already warns about
-duplicates inside one rule file (rules/promtool), so those are left to it when it ran.
+A duplicated recording rule is evaluated twice and writes the same samples twice; a duplicated
+alerting rule sends every alert twice. Rules that share a name and labels but not the expression
+are not reported here: kube-prometheus records code_verb:apiserver_request_total:increase1h from
+four expressions whose series never meet (code=~"2..", "3..", ...), and promtool already warns
+about same-name rules in one file (rules/promtool). Rules are compared within one directory and one kind of file (Prometheus loads a
+`rule_files` glob such as rules/*.yml; the operator loads PrometheusRule manifests), so unrelated
+projects linted together are not compared. promtool already warns about duplicates inside one
+plain rule file (rules/promtool), so those are left to it when it ran.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from fireline.lint.files import FileKind, Rule, RuleFile
+from fireline.lint.files import Rule, RuleFile
 from fireline.lint.model import Finding, LintContext, RuleCheck, Severity
 
-Key = tuple[str, str, str, frozenset[tuple[str, str]]]
+Key = tuple[str, str, str, str, frozenset[tuple[str, str]]]
 
 
 def _canonical(rule: Rule) -> str:
     return str(rule.ast) if rule.ast is not None else rule.expr.strip()
 
 
-def rule_key(rule: Rule) -> Key | None:
+def rule_key(rule: Rule, file: RuleFile) -> Key | None:
     labels = frozenset(rule.labels.items())
+    scope = f"{file.path.parent}\0{file.kind.value}"
     if rule.record:
-        return ("record", rule.record, "", labels)
+        return (scope, "record", rule.record, _canonical(rule), labels)
     if rule.alert:
-        return ("alert", rule.alert, _canonical(rule) + "\0" + (rule.for_ or ""), labels)
+        return (scope, "alert", rule.alert, _canonical(rule) + "\0" + (rule.for_ or ""), labels)
     return None
 
 
@@ -33,7 +38,7 @@ def _index(ctx: LintContext) -> dict[Key, list[tuple[RuleFile, Rule]]]:
     out: dict[Key, list[tuple[RuleFile, Rule]]] = {}
     for rule_file in ctx.rule_files:
         for rule in rule_file.rules:
-            key = rule_key(rule)
+            key = rule_key(rule, rule_file)
             if key is not None:
                 out.setdefault(key, []).append((rule_file, rule))
     return out
@@ -45,27 +50,22 @@ class DuplicateRule(RuleCheck):
     summary = "Two recording rules write the same series, or two alerting rules are the same alert."
 
     def check_rule(self, rule: Rule, file: RuleFile, ctx: LintContext) -> Iterator[Finding]:
-        key = rule_key(rule)
+        key = rule_key(rule, file)
         if key is None:
             return
         same = ctx.memo("rules/duplicate", lambda: _index(ctx))[key]
         if len(same) < 2 or same[0][1] is rule:
             return
         first_file, first = same[0]
-        promtool_saw_it = (
-            first_file is file and file.kind is FileKind.RULES and rule.record and ctx.promtool is not None
-        )
-        if promtool_saw_it:
-            return
         where = f"line {first.line}" if first_file is file else f"{first_file.name}:{first.line}"
         labels = ", ".join(f'{k}="{v}"' for k, v in sorted(rule.labels.items()))
         what = f"{rule.name}{{{labels}}}" if labels else rule.name
         if rule.record:
-            effect = "both write one series, so its value flips between the two expressions"
+            effect = "the same series is computed and written twice"
         else:
             effect = "every alert is sent twice"
         yield self.finding(
             file.name,
             rule.line,
-            f"{what} duplicates the rule at {where}: {effect}. Remove one, or give them different labels.",
+            f"{what} duplicates the rule at {where} (same expression and labels): {effect}. Remove one.",
         )

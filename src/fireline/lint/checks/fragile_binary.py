@@ -1,7 +1,7 @@
 """promql/fragile-binary: arithmetic or comparison between two aggregations without on()/ignoring().
 
 Without a matching clause the two sides join on all their labels. When the aggregations keep
-different labels (`sum by (job)` against `sum by (job, instance)`, or any `without`), the join
+different labels (`sum by (job)` against `sum by (job, instance)`, or `without` against `by`), the join
 depends on which labels happen to exist: today it matches, after a relabel it returns nothing and
 the alert silently stops working. Naming the join labels makes the intent explicit.
 """
@@ -22,7 +22,7 @@ ARITHMETIC = {"+", "-", "*", "/", "%", "^"}
 def _grouping_text(grouping: tuple[str, frozenset[str]]) -> str:
     mode, labels = grouping
     if mode == "by" and not labels:
-        return "no labels"
+        return "to no labels"
     return f"{mode} ({', '.join(sorted(labels))})"
 
 
@@ -45,8 +45,8 @@ def fragile_joins(ast: object) -> list[tuple[tuple[str, frozenset[str]], tuple[s
         left, right = _aggregation(node.lhs), _aggregation(node.rhs)
         if left is None or right is None:
             continue
-        if left[0] == "by" and right[0] == "by" and left[1] == right[1]:
-            continue  # the same labels on both sides: the join is exact
+        if left == right:
+            continue  # the same grouping on both sides: the join is what was written
         out.append((left, right))
     return out
 
@@ -61,7 +61,7 @@ class FragileBinary(RuleCheck):
             yield self.finding(
                 file.name,
                 rule.line_of("expr"),
-                f"{rule.name} joins an aggregation by {_grouping_text(left)} with one by {_grouping_text(right)} "
+                f"{rule.name} joins an aggregation {_grouping_text(left)} with one {_grouping_text(right)} "
                 "without on() or ignoring(): the result depends on which labels the series happen to carry "
                 "and can silently become empty. Aggregate both sides by the same labels, or write "
                 "on(<labels>) for the join.",

@@ -7,6 +7,7 @@ are reasoned about like Alertmanager's (fireline.lint.matchers): a label missing
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from fireline.lint.files import Rule, RuleFile
@@ -27,7 +28,12 @@ def matchers_of(selector: Selector) -> list[Matcher] | None:
 
 def impossible(selector: Selector) -> bool:
     found = matchers_of(selector)
-    return found is not None and overlap(found, []) is False
+    if found is None:
+        return False
+    try:
+        return overlap(found, []) is False
+    except re.error:
+        return False  # RE2 syntax Python reads differently, such as a (?i) flag inside the pattern
 
 
 class ImpossibleSelector(RuleCheck):

@@ -6,6 +6,7 @@ or they hide an equality that could be written `job="api"`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 
 from fireline.lint.files import Rule, RuleFile
@@ -14,11 +15,10 @@ from fireline.lint.promql import selectors
 
 
 def redundant_anchors(value: str) -> str | None:
-    """The regex without its outer anchors when it has any, else None."""
-    if not (value.startswith("^") or (value.endswith("$") and not value.endswith("\\$"))):
-        return None
-    inner = value[1:] if value.startswith("^") else value
-    return inner[:-1] if inner.endswith("$") and not inner.endswith("\\$") else inner
+    """The regex without the anchors at the ends of its alternatives, or None when it has none."""
+    inner = re.sub(r"(^|\|)\^", r"\1", value)
+    inner = re.sub(r"(?<!\\)\$(?=\||$)", "", inner)
+    return inner if inner != value else None
 
 
 class RedundantAnchor(RuleCheck):
