@@ -4,10 +4,9 @@ A duplicated recording rule is evaluated twice and writes the same samples twice
 alerting rule sends every alert twice. Rules that share a name and labels but not the expression
 are not reported here: kube-prometheus records code_verb:apiserver_request_total:increase1h from
 four expressions whose series never meet (code=~"2..", "3..", ...), and promtool already warns
-about same-name rules in one file (rules/promtool). Rules are compared within one directory and one kind of file (Prometheus loads a
-`rule_files` glob such as rules/*.yml; the operator loads PrometheusRule manifests), so unrelated
-projects linted together are not compared. promtool already warns about duplicates inside one
-plain rule file (rules/promtool), so those are left to it when it ran.
+about same-name rules in one file (rules/promtool). Rules are compared within one directory and
+one kind of file (Prometheus loads a `rule_files` glob such as rules/*.yml; the operator loads
+PrometheusRule manifests), so unrelated projects linted together are not compared.
 """
 
 from __future__ import annotations
@@ -60,10 +59,7 @@ class DuplicateRule(RuleCheck):
         where = f"line {first.line}" if first_file is file else f"{first_file.name}:{first.line}"
         labels = ", ".join(f'{k}="{v}"' for k, v in sorted(rule.labels.items()))
         what = f"{rule.name}{{{labels}}}" if labels else rule.name
-        if rule.record:
-            effect = "the same series is computed and written twice"
-        else:
-            effect = "every alert is sent twice"
+        effect = "the same series is computed and written twice" if rule.record else "every alert is sent twice"
         yield self.finding(
             file.name,
             rule.line,
