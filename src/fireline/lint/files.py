@@ -125,6 +125,26 @@ class Rule:
 
         return parse(self.expr)
 
+    # Read once per rule: a dozen checks look at the same selectors and nodes.
+    @cached_property
+    def selectors(self) -> list[Any]:
+        """fireline.lint.promql.selectors of the expression."""
+        from fireline.lint.promql import selectors
+
+        return selectors(self.ast)
+
+    @cached_property
+    def nodes(self) -> list[Any]:
+        """fireline.lint.promql.walk of the expression: every node, parents first."""
+        from fireline.lint.promql import walk
+
+        return walk(self.ast) if self.ast is not None else []
+
+    @cached_property
+    def canonical_expr(self) -> str:
+        """The expression as the parser prints it (formatting differences gone), else as written."""
+        return str(self.ast) if self.ast is not None else self.expr.strip()
+
     @property
     def is_paging(self) -> bool:
         """Pages a human: severity critical/page/pager, or fireline's or Sloth's routing label."""

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from fireline.lint.files import Rule, RuleFile
 from fireline.lint.model import Finding, LintContext, RuleCheck, Severity
-from fireline.lint.promql import metric_names, parse
+from fireline.lint.promql import parse
 
 RESOURCE = re.compile(
     r"cpu|disk|filesystem|node_load|(^|_)load(1|5|15|avg)?($|_)|swap|inode"
@@ -35,7 +35,7 @@ SYMPTOM = re.compile(
 
 def watched_metrics(rule: Rule, recorded: dict[str, list[Rule]], depth: int = 0) -> set[str]:
     """Metric names the expression reads, looking through recording rules to the raw metrics too."""
-    names = set(metric_names(rule.ast))
+    names = {s.name for s in rule.selectors if s.name}
     if depth > 5:
         return names
     for name in list(names):

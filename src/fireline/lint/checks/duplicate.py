@@ -19,28 +19,25 @@ from fireline.lint.model import Finding, LintContext, RuleCheck, Severity
 Key = tuple[str, str, str, str, frozenset[tuple[str, str]]]
 
 
-def _canonical(rule: Rule) -> str:
-    return str(rule.ast) if rule.ast is not None else rule.expr.strip()
-
-
-def rule_key(rule: Rule, file: RuleFile) -> Key | None:
+def rule_key(rule: Rule, scope: str) -> Key | None:
     labels = frozenset(rule.labels.items())
-    scope = f"{file.path.parent}\0{file.kind.value}"
     if rule.record:
-        return (scope, "record", rule.record, _canonical(rule), labels)
+        return (scope, "record", rule.record, rule.canonical_expr, labels)
     if rule.alert:
-        return (scope, "alert", rule.alert, _canonical(rule) + "\0" + (rule.for_ or ""), labels)
+        return (scope, "alert", rule.alert, rule.canonical_expr + "\0" + (rule.for_ or ""), labels)
     return None
 
 
-def _index(ctx: LintContext) -> dict[Key, list[tuple[RuleFile, Rule]]]:
-    out: dict[Key, list[tuple[RuleFile, Rule]]] = {}
+def _index(ctx: LintContext) -> dict[int, list[tuple[RuleFile, Rule]]]:
+    """For each rule (by id), every rule with its key: built once per run."""
+    groups: dict[Key, list[tuple[RuleFile, Rule]]] = {}
     for rule_file in ctx.rule_files:
+        scope = f"{rule_file.path.parent}\0{rule_file.kind.value}"
         for rule in rule_file.rules:
-            key = rule_key(rule, rule_file)
+            key = rule_key(rule, scope)
             if key is not None:
-                out.setdefault(key, []).append((rule_file, rule))
-    return out
+                groups.setdefault(key, []).append((rule_file, rule))
+    return {id(rule): same for same in groups.values() if len(same) > 1 for _, rule in same}
 
 
 class DuplicateRule(RuleCheck):
@@ -49,11 +46,8 @@ class DuplicateRule(RuleCheck):
     summary = "Two recording rules write the same series, or two alerting rules are the same alert."
 
     def check_rule(self, rule: Rule, file: RuleFile, ctx: LintContext) -> Iterator[Finding]:
-        key = rule_key(rule, file)
-        if key is None:
-            return
-        same = ctx.memo("rules/duplicate", lambda: _index(ctx))[key]
-        if len(same) < 2 or same[0][1] is rule:
+        same = ctx.memo("rules/duplicate", lambda: _index(ctx)).get(id(rule))
+        if same is None or same[0][1] is rule:
             return
         first_file, first = same[0]
         where = f"line {first.line}" if first_file is file else f"{first_file.name}:{first.line}"

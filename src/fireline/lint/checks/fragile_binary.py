@@ -13,7 +13,7 @@ from typing import Any
 
 from fireline.lint.files import Rule, RuleFile
 from fireline.lint.model import Finding, LintContext, RuleCheck, Severity
-from fireline.lint.promql import aggregation_grouping, constant, kind, op_text, strip_parens, vector_matching, walk
+from fireline.lint.promql import aggregation_grouping, constant, kind, op_text, strip_parens, vector_matching
 
 SET_OPERATORS = {"and", "or", "unless"}
 ARITHMETIC = {"+", "-", "*", "/", "%", "^"}
@@ -37,9 +37,9 @@ def _aggregation(node: Any) -> tuple[str, frozenset[str]] | None:
     return aggregation_grouping(node)
 
 
-def fragile_joins(ast: object) -> list[tuple[tuple[str, frozenset[str]], tuple[str, frozenset[str]]]]:
+def fragile_joins(nodes: list[Any]) -> list[tuple[tuple[str, frozenset[str]], tuple[str, frozenset[str]]]]:
     out = []
-    for node in walk(ast):
+    for node in nodes:
         if kind(node) != "BinaryExpr" or op_text(node) in SET_OPERATORS or vector_matching(node) is not None:
             continue
         left, right = _aggregation(node.lhs), _aggregation(node.rhs)
@@ -57,7 +57,7 @@ class FragileBinary(RuleCheck):
     summary = "A binary operation joins two aggregations with different labels and no on()/ignoring()."
 
     def check_rule(self, rule: Rule, file: RuleFile, ctx: LintContext) -> Iterator[Finding]:
-        for left, right in fragile_joins(rule.ast):
+        for left, right in fragile_joins(rule.nodes):
             yield self.finding(
                 file.name,
                 rule.line_of("expr"),

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from fireline.lint.files import Rule, RuleFile
 from fireline.lint.matchers import overlap, text
 from fireline.lint.model import Finding, LintContext, RuleCheck, Severity
-from fireline.lint.promql import Selector, selectors
+from fireline.lint.promql import Selector
 from fireline.routing.tree import Matcher, MatchOp
 
 
@@ -43,7 +43,7 @@ class ImpossibleSelector(RuleCheck):
 
     def check_rule(self, rule: Rule, file: RuleFile, ctx: LintContext) -> Iterator[Finding]:
         seen: set[Selector] = set()
-        for selector in selectors(rule.ast):
+        for selector in rule.selectors:
             if selector in seen or not impossible(selector):
                 continue
             seen.add(selector)

@@ -113,7 +113,7 @@ def retention_of(text: str | None) -> Duration | None:
 
 
 def _longest_range(rule: Rule) -> Duration | None:
-    ranges = [s.range for s in selectors(rule.ast) if s.range is not None]
+    ranges = [s.range for s in rule.selectors if s.range is not None]
     return max(ranges) if ranges else None
 
 

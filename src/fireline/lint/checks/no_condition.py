@@ -10,11 +10,10 @@ through.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 from fireline.lint.files import Rule, RuleFile
 from fireline.lint.model import Finding, LintContext, RuleCheck, Severity
-from fireline.lint.promql import function_name, is_comparison, kind, selectors, walk
+from fireline.lint.promql import function_name, is_comparison, kind
 
 # Functions that return something only when a condition holds.
 FILTERING_FUNCTIONS = {"absent", "absent_over_time"}
@@ -22,20 +21,19 @@ SET_FILTERS = {"and", "unless"}
 ONLY_WHILE_ACTIVE = {"ALERTS", "ALERTS_FOR_STATE"}
 
 
-def has_condition(ast: Any, recorded: dict[str, list[Rule]], depth: int = 0) -> bool:
-    nodes = walk(ast)
-    for node in nodes:
+def has_condition(rule: Rule, recorded: dict[str, list[Rule]], depth: int = 0) -> bool:
+    for node in rule.nodes:
         if is_comparison(node) or function_name(node) in FILTERING_FUNCTIONS:
             return True
         if kind(node) == "BinaryExpr" and str(node.op) in SET_FILTERS:
             return True  # `x and on() hour() > 8` style filters
-    found = selectors(ast)
+    found = rule.selectors
     if not found:
         return True  # a constant: vector(1) heartbeats fire on purpose
     if depth < 5:
         for selector in found:
             for recording in recorded.get(selector.name or "", []):
-                if recording.ast is not None and has_condition(recording.ast, recorded, depth + 1):
+                if recording.ast is not None and has_condition(recording, recorded, depth + 1):
                     return True
     # ALERTS series exist only while an alert is pending or firing: reading them is the condition.
     return any(s.name in ONLY_WHILE_ACTIVE for s in found)
@@ -47,7 +45,7 @@ class NoCondition(RuleCheck):
     summary = "An alert's expression has no condition (comparison, absent(), filter): it always fires."
 
     def check_rule(self, rule: Rule, file: RuleFile, ctx: LintContext) -> Iterator[Finding]:
-        if not rule.alert or rule.ast is None or has_condition(rule.ast, ctx.recorded()):
+        if not rule.alert or rule.ast is None or has_condition(rule, ctx.recorded()):
             return
         yield self.finding(
             file.name,

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 from fireline.lint.files import Rule, RuleFile
 from fireline.lint.model import Finding, LintContext, RuleCheck, Severity
-from fireline.lint.promql import selectors
 
 
 def redundant_anchors(value: str) -> str | None:
@@ -28,7 +27,7 @@ class RedundantAnchor(RuleCheck):
 
     def check_rule(self, rule: Rule, file: RuleFile, ctx: LintContext) -> Iterator[Finding]:
         seen: set[tuple[str, str, str]] = set()
-        for selector in selectors(rule.ast):
+        for selector in rule.selectors:
             for label, op, value in selector.matchers:
                 if op not in ("=~", "!~") or (label, op, value) in seen:
                     continue
