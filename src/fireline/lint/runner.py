@@ -48,7 +48,9 @@ class LintResult:
 
     def summary(self) -> str:
         levels = Counter(f.severity.value for f in self.findings)
-        text = ", ".join(f"{levels[s.value]} {s.value}" for s in Severity if levels[s.value]) or "no findings"
+        named = {"error": "errors", "warning": "warnings", "info": "info"}  # plurals
+        counts = [(levels[s.value], s.value if levels[s.value] == 1 else named[s.value]) for s in Severity]
+        text = ", ".join(f"{count} {name}" for count, name in counts if count) or "no findings"
         if self.suppressed:
             text += f"; {sum(self.suppressed.values())} suppressed (" + ", ".join(
                 f"{check} {count}" for check, count in sorted(self.suppressed.items())
@@ -101,8 +103,9 @@ def lint(
     am_checks = [c for c in ALERTMANAGER_CHECKS if c.id not in off]
     raw: list[tuple[Finding, RuleFile | AlertmanagerFile]] = []
     with ThreadPoolExecutor(max_workers=TOOL_WORKERS) as pool:
-        versions = {name: pool.submit(tool_version, binary) for name, binary in
-                    (("promtool", ctx.promtool), ("amtool", ctx.amtool)) if binary is not None}
+        # Only the tools that will judge a file: their versions go into the report.
+        used = (("promtool", ctx.promtool if rule_files else None), ("amtool", ctx.amtool if am_files else None))
+        versions = {name: pool.submit(tool_version, binary) for name, binary in used if binary is not None}
         jobs: list[tuple[Check, list[RuleFile] | list[AlertmanagerFile]]] = [
             *((c, rule_files) for c in rule_checks),
             *((c, am_files) for c in am_checks),

@@ -80,13 +80,21 @@ class ServerState:
 
 
 def fetch(url: str) -> ServerState:
-    from fireline.clients.prometheus import PrometheusClient  # httpx only when live checks run
+    """The rules are required; the rest is optional (Thanos and Mimir rulers lack some endpoints)."""
+    from fireline.clients.prometheus import PrometheusClient, PrometheusQueryError  # httpx only when asked
 
     with PrometheusClient(url) as client:
         rules = client.api("/api/v1/rules", {})
-        runtime = client.api("/api/v1/status/runtimeinfo", {})
-        names = client.api("/api/v1/label/__name__/values", {})
-        build = client.api("/api/v1/status/buildinfo", {})
+
+        def optional(path: str) -> Any:
+            try:
+                return client.api(path, {})
+            except PrometheusQueryError:
+                return None
+
+        runtime = optional("/api/v1/status/runtimeinfo")
+        names = optional("/api/v1/label/__name__/values")
+        build = optional("/api/v1/status/buildinfo")
     return ServerState(
         url=client.url,
         groups=list(rules.get("groups", [])) if isinstance(rules, dict) else [],
