@@ -29,11 +29,13 @@ def lint_command(
     ] = None,
     output_format: Annotated[str, typer.Option("--format", help="text, json, github or sarif.")] = "text",
     slo_period: Annotated[
-        str | None, typer.Option("--slo-period", help="SLO window the budgets refer to [default: 30d].")
+        str | None,
+        typer.Option("--slo-period", help="SLO window the budgets refer to (default 30d, or the config's slo_period)."),
     ] = None,
     disable: Annotated[list[str] | None, typer.Option("--disable", help="Check id to skip (repeatable).")] = None,
     config_path: Annotated[
-        Path | None, typer.Option("--config", help="Project settings [default: ./.fireline-lint.yaml when present].")
+        Path | None,
+        typer.Option("--config", help="Project settings (default: .fireline-lint.yaml in the working directory)."),
     ] = None,
     changed_from: Annotated[
         str | None,
