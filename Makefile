@@ -64,11 +64,13 @@ demo: install
 	if [ -n "$(CI)" ]; then echo "CI=1: stopping the stack"; $(BIN)/fireline stack down --dir $(STACK); fi; \
 	exit $$status
 
-# Each script prints its table; rules_cost also writes bench/RESULTS.md and bench/results/rules_cost.json.
+# Each script prints its table; rules_cost also writes bench/RESULTS.md and bench/results/rules_cost.json,
+# lint_bench bench/results/lint_bench.{json,md}.
 bench: install
 	$(BIN)/python bench/rules_cost.py
 	$(BIN)/python bench/simulate_bench.py
 	$(BIN)/python bench/intake_bench.py
+	$(BIN)/python bench/lint_bench.py
 
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache

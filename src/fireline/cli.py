@@ -3,39 +3,46 @@
 from __future__ import annotations
 
 import sys
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
-from fireline.adapters.promtool import ToolMissing
-from fireline.bundle import BundleContext, generate_bundle
-from fireline.check import BundleError, check_bundle
-from fireline.lint.commands import register as register_lint
-from fireline.oncall.commands import register as register_oncall
-from fireline.policy.commands import register as register_policy
-from fireline.routing.commands import register as register_routing
-from fireline.server.commands import register as register_serve
-from fireline.sim.commands import register as register_simulate
-from fireline.slo.durations import human_seconds
-from fireline.slo.explain import explain_slo
-from fireline.slo.tiers import decimal_text
-from fireline.spec.config import Config
+from fireline.lazy_cli import LazyGroup
 from fireline.spec.errors import SpecError, display_path
-from fireline.spec.loader import LoadedService, load_config, load_services
-from fireline.stack.commands import register as register_stack
-from fireline.targets.layout import RulerLimitError, Target
 
+if TYPE_CHECKING:
+    from fireline.spec.config import Config
+    from fireline.spec.loader import LoadedService
+
+# Start-up is paid on every call (pre-commit, CI): the commands below import their heavy modules
+# (bundle generation, pydantic specs, numpy) inside their bodies, and the sub-command modules
+# (simulate, lint, serve, ...) load only when used: fireline.lazy_cli lists them.
 app = typer.Typer(
     name="fireline",
     help="SLO specs to correct, tested Prometheus alerting and incident response.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=LazyGroup,
 )
+
+
+class TargetOption(StrEnum):
+    """fireline.targets.layout.Target's values, here so building the command imports no generator."""
+
+    PROMETHEUS = "prometheus"
+    PROMETHEUS_OPERATOR = "prometheus-operator"
+    VMALERT = "vmalert"
+    VMRULE = "vmrule"
+    MIMIR = "mimir"
+    CORTEX = "cortex"
+    THANOS = "thanos"
+
+
 # Tables stay readable when piped (rich assumes 80 columns without a terminal).
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True, highlight=False)
@@ -49,6 +56,8 @@ def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
 
 
 def load_specs_or_exit(paths: list[Path]) -> list[LoadedService]:
+    from fireline.spec.loader import load_services
+
     try:
         return load_services(paths)
     except SpecError as exc:
@@ -60,6 +69,8 @@ def load_specs_or_exit(paths: list[Path]) -> list[LoadedService]:
 def load_config_or_exit(path: Path | None) -> Config | None:
     if path is None:
         return None
+    from fireline.spec.loader import load_config
+
     try:
         return load_config(path)
     except SpecError as exc:
@@ -76,12 +87,16 @@ def generate(
     specs: SpecPaths,
     out: Annotated[Path, typer.Option("--out", "-o", help="Output folder for the bundle.")],
     config: Annotated[Path | None, typer.Option("--config", "-c", help="fireline.yaml (kind: Config).")] = None,
-    target: Annotated[Target, typer.Option("--target", "--format", help="Where the rules run: the layout of "
-                                           "the rule files (docs/targets.md).")] = Target.PROMETHEUS,
+    target: Annotated[TargetOption, typer.Option("--target", "--format", help="Where the rules run: the layout "
+                                                 "of the rule files (docs/targets.md).")] = TargetOption.PROMETHEUS,
 ) -> None:
     """Write Prometheus rules, promtool tests and the rest of the bundle for the SLO specs."""
+    from fireline.bundle import BundleContext, generate_bundle
+    from fireline.targets.layout import RulerLimitError, Target
+
     services = load_specs_or_exit(specs)
-    ctx = BundleContext(services=services, out=out, config=load_config_or_exit(config), rule_format=target)
+    ctx = BundleContext(services=services, out=out, config=load_config_or_exit(config),
+                        rule_format=Target(target.value))
     try:
         generate_bundle(ctx)
     except RulerLimitError as exc:
@@ -97,6 +112,9 @@ def generate(
 @app.command()
 def check(out: Annotated[Path, typer.Argument(help="A bundle written by `fireline generate`.")]) -> None:
     """Run `promtool check rules` and `promtool test rules` on a bundle."""
+    from fireline.adapters.promtool import ToolMissing
+    from fireline.check import BundleError, check_bundle
+
     try:
         results = check_bundle(out)
     except (BundleError, ToolMissing) as exc:
@@ -116,6 +134,12 @@ def check(out: Annotated[Path, typer.Argument(help="A bundle written by `firelin
 @app.command()
 def explain(specs: SpecPaths) -> None:
     """Print, per SLO and tier: thresholds, budget spent at detection, detection and exhaustion times."""
+    from rich.table import Table
+
+    from fireline.slo.durations import human_seconds
+    from fireline.slo.explain import explain_slo
+    from fireline.slo.tiers import decimal_text
+
     for loaded in load_specs_or_exit(specs):
         for slo in loaded.spec.spec.slos:
             table = Table(
@@ -144,19 +168,8 @@ def explain(specs: SpecPaths) -> None:
             console.print(table)
 
 
-register_simulate(app)
-
-register_lint(app)
-
-register_routing(app)
-
-register_stack(app)
-
-register_policy(app)
-
-register_serve(app)
-
-register_oncall(app)
+# simulate, lint, routes, stack, drill, policy gate/budget, serve, capture, incidents, oncall,
+# overrides: fireline.lazy_cli.
 
 
 def main() -> None:

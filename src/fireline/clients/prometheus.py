@@ -173,6 +173,10 @@ class PrometheusClient:
         return [rule for group in groups for rule in group.get("rules") or []
                 if rule.get("type", "alerting") == "alerting"]
 
+    def api(self, path: str, params: dict[str, str]) -> Any:
+        """The `data` of any GET endpoint of the HTTP API (/api/v1/rules, /api/v1/status/...)."""
+        return self._get(path, params)
+
     def ready(self) -> bool:
         try:
             return self._http.get("/-/ready").status_code == 200

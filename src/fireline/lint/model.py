@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from abc import ABC
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from fireline.slo.durations import Duration
 
 if TYPE_CHECKING:
+    from fireline.lint.config import LintConfig
     from fireline.lint.files import AlertmanagerFile, Rule, RuleFile
 
 
@@ -51,15 +53,40 @@ class LintContext:
     alertmanager_files: list[AlertmanagerFile] = field(default_factory=list)
     promtool: str | None = None  # path of the binary, None when not installed
     amtool: str | None = None
+    config: LintConfig | None = None
+    versions: dict[str, str] = field(default_factory=dict)  # tool -> version it printed
+    # Work a check started before the checks ran (promtool and amtool run beside Python's checks).
+    prepared: dict[tuple[str, int], Future[Any]] = field(default_factory=dict)
+
+    _recorded: dict[str, list[Rule]] | None = field(default=None, init=False, repr=False, compare=False)
+    _memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def memo(self, key: str, build: Callable[[], Any]) -> Any:
+        """An index over the whole linted set, built once per run by the first check that asks."""
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]
 
     def recorded(self) -> dict[str, list[Rule]]:
-        """Recording rules of the whole linted set, by the series they record."""
-        out: dict[str, list[Rule]] = {}
-        for rule_file in self.rule_files:
-            for rule in rule_file.rules:
-                if rule.record:
-                    out.setdefault(rule.record, []).append(rule)
-        return out
+        """Recording rules of the whole linted set, by the series they record.
+
+        Built once per run: checks ask for it for every rule, and rebuilding it each time made a
+        run quadratic in the number of rules.
+        """
+        if self._recorded is None:
+            out: dict[str, list[Rule]] = {}
+            for rule_file in self.rule_files:
+                for rule in rule_file.rules:
+                    if rule.record:
+                        out.setdefault(rule.record, []).append(rule)
+            self._recorded = out
+        return self._recorded
+
+
+    def result_of(self, check: str, file: object) -> Any:
+        """What a check's `prepare` started for a file (waits for it), or None when nothing was."""
+        future = self.prepared.get((check, id(file)))
+        return None if future is None else future.result()
 
 
 class Check(ABC):
@@ -68,6 +95,10 @@ class Check(ABC):
     id: ClassVar[str]
     severity: ClassVar[Severity]
     summary: ClassVar[str]
+
+    def prepare(self, file: Any, ctx: LintContext) -> Callable[[], Any] | None:
+        """Slow outside work for a file (a subprocess) to start before any check runs; see result_of."""
+        return None
 
     def finding(self, file: str, line: int, message: str, severity: Severity | None = None) -> Finding:
         return Finding(file=file, line=max(line, 1), check=self.id, severity=severity or self.severity, message=message)

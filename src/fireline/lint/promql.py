@@ -233,3 +233,47 @@ def burn_groups(ast: Any) -> list[list[BurnCondition]]:
 
 def metric_names(ast: Any) -> list[str]:
     return [s.name for s in selectors(ast) if s.name]
+
+
+def walk(node: Any) -> list[Any]:
+    """node and every node under it, parents before children."""
+    out: list[Any] = []
+    stack = [node] if node is not None else []
+    while stack:
+        current = stack.pop()
+        out.append(current)
+        stack.extend(reversed(children(current)))
+    return out
+
+
+def strip_parens(node: Any) -> Any:
+    return _strip_parens(node)
+
+
+def is_comparison(node: Any) -> bool:
+    return kind(node) == "BinaryExpr" and op_text(node) in COMPARISONS
+
+
+def aggregation_grouping(node: Any) -> tuple[str, frozenset[str]] | None:
+    """("by"|"without", labels) of an aggregation, ("by", {}) when it has neither; None for other nodes."""
+    if kind(node) != "AggregateExpr":
+        return None
+    modifier = node.modifier
+    if modifier is None:
+        return ("by", frozenset())
+    mode = "without" if str(modifier.type).endswith("Without") else "by"
+    return (mode, frozenset(modifier.labels))
+
+
+def vector_matching(node: Any) -> tuple[str, frozenset[str]] | None:
+    """("on"|"ignoring", labels) of a binary operation that names its matching, else None."""
+    modifier = getattr(node, "modifier", None)
+    matching = getattr(modifier, "matching", None) if modifier is not None else None
+    if matching is None:
+        return None
+    mode = "ignoring" if str(matching.type).endswith(("Exclude", "Ignoring")) else "on"
+    return (mode, frozenset(matching.labels))
+
+
+def function_name(node: Any) -> str | None:
+    return str(node.func.name) if kind(node) == "Call" else None

@@ -334,8 +334,12 @@ class _Reader:
             raise self.fail(line_of(node, key), f"{key}: must be a mapping of label name to value")
         out = []
         for name, value in items.items():
+            if value is None and op is MatchOp.REGEX:
+                # Alertmanager: `invalid regexp value for "name"`; null is not the string "None".
+                raise self.fail(line_of(items, name), f'{key}: invalid regexp value for "{name}" (it is empty)')
+            text = "" if value is None else str(value)  # Go reads a null map value as ""
             try:
-                out.append(Matcher(str(name), op, str(value), line=line_of(items, name), deprecated_form=key))
+                out.append(Matcher(str(name), op, text, line=line_of(items, name), deprecated_form=key))
             except ValueError as exc:
                 raise self.fail(line_of(items, name), str(exc)) from exc
         return out

@@ -19,10 +19,10 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from fireline.oncall.settings import Integrations, Person, Schedule, check_names, reference_errors
-from fireline.policy.settings import PolicySettings
-from fireline.server.settings import EscalationStep, PrometheusSettings, ServerSettings, check_escalation
 from fireline.slo.durations import Duration
 from fireline.spec.models import LABEL_NAME_RE, NAME_RE, DurationField, Model
+from fireline.spec.policy_settings import PolicySettings
+from fireline.spec.server_settings import EscalationStep, PrometheusSettings, ServerSettings, check_escalation
 from fireline.targets.settings import RulerSettings
 
 # The generated receiver for `fireline serve`; user receivers may not take its name.

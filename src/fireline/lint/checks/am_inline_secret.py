@@ -41,6 +41,9 @@ SECRET_FIELDS = {
     "secret_key": "a role or the AWS credentials file",
     "webhook_url": "webhook_url_file (0.26+)",
 }
+# Same name, no secret: VictorOps' routing_key picks a routing rule (the api_key is the secret), and
+# Alertmanager has no routing_key_file for it, so the suggested fix would not even load.
+NOT_SECRET = {("routing_key", "victorops_configs")}
 # URL fields whose URL is itself the credential (Slack incoming webhooks and the like).
 SECRET_URL_FIELDS = {"api_url": "slack_configs", "url": "webhook_configs"}
 SECRET_HOSTS = (
@@ -97,7 +100,7 @@ class InlineSecret(AlertmanagerCheck):
                 f"real value in a file and point {SECRET_FIELDS.get(key, key + '_file')} at it.",
             )
             return
-        if key in SECRET_FIELDS:
+        if key in SECRET_FIELDS and (key, path[-1] if path else "") not in NOT_SECRET:
             yield self.finding(
                 file.name,
                 line,

@@ -1,10 +1,14 @@
-"""rules/promtool: `promtool check rules` on each rule file, its errors placed on lines."""
+"""rules/promtool: `promtool check rules` on each rule file, its errors and warnings placed on lines.
+
+promtool runs in a thread started before the Python checks (prepare), so a run costs the longer
+of the two, not their sum. Its duplicate-rule lint warnings (exit code 0) are reported as warnings.
+"""
 
 from __future__ import annotations
 
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from ruamel.yaml import YAML
@@ -19,6 +23,34 @@ _RULE_RE = re.compile(r'group "(?P<group>[^"]*)", rule (?P<index>\d+), "[^"]*": 
 _PLACE_RE = re.compile(r"^(?P<line>\d+):(?P<col>\d+): (?P<rest>.*)")
 _FIELD_RE = re.compile(r'^(?P<section>annotation|label) "(?P<key>[^"]+)"')
 _YAML_LINE_RE = re.compile(r"^\s*line (?P<line>\d+): (?P<rest>.*)")
+_LINT_START_RE = re.compile(r"^lint error \d+ duplicate rule\(s\) found\.?$")
+_LINT_END = "Might cause inconsistency while recording expressions"
+_LABEL_RE = re.compile(r"^\s+(?P<name>[^:\s]+): (?P<value>.*)$")
+
+
+def split_lint_warnings(output: str) -> tuple[list[str], list[tuple[str, dict[str, str]]]]:
+    """promtool's output without its duplicate-rule blocks, and the (name, labels) those list."""
+    rest: list[str] = []
+    duplicates: list[tuple[str, dict[str, str]]] = []
+    inside = False
+    for raw in output.splitlines():
+        text = raw.strip()
+        if _LINT_START_RE.match(text):
+            inside = True
+            if rest and rest[-1].strip() == "FAILED:":
+                rest.pop()  # 2.42 prints FAILED: above lint warnings even when the file passes
+            continue
+        if inside:
+            if text == _LINT_END:
+                inside = False
+            elif text.startswith("Metric: "):
+                duplicates.append((text[len("Metric: "):], {}))
+            elif duplicates and (label := _LABEL_RE.match(raw)) is not None and text != "Label(s):":
+                duplicates[-1][1][label.group("name")] = label.group("value")
+            continue
+        if text:
+            rest.append(raw)
+    return rest, duplicates
 
 
 def _ruler_file(path: Path) -> bool:
@@ -38,6 +70,14 @@ class Promtool(RuleCheck):
     severity = Severity.ERROR
     summary = "promtool check rules rejects the file: Prometheus would not load it."
 
+    def prepare(self, file: RuleFile, ctx: LintContext) -> Callable[[], tuple[int, str]] | None:
+        promtool = ctx.promtool
+        if promtool is None:
+            return None
+        if file.kind is FileKind.PROMETHEUS_RULE or _ruler_file(file.path):
+            return lambda: self._check_manifest(promtool, file)
+        return lambda: run_promtool(promtool, file.path)
+
     def check_file(self, file: RuleFile, ctx: LintContext) -> Iterator[Finding]:
         if ctx.promtool is None:
             yield self.finding(
@@ -48,14 +88,33 @@ class Promtool(RuleCheck):
                 Severity.INFO,
             )
             return
-        if file.kind is FileKind.PROMETHEUS_RULE or _ruler_file(file.path):
-            code, output = self._check_manifest(ctx.promtool, file)
-        else:
-            code, output = run_promtool(ctx.promtool, file.path)
+        result: tuple[int, str] | None = ctx.result_of(self.id, file)
+        if result is None:
+            run = self.prepare(file, ctx)
+            result = run() if run is not None else (0, "")
+        code, output = result
+        messages, duplicates = split_lint_warnings(output)
+        yield from self._duplicates(file, duplicates, ctx)
         if code == 0:
             return
-        messages = [line for line in output.splitlines() if line.strip()]
         yield from self._findings(file, messages)
+
+    def _duplicates(
+        self, file: RuleFile, duplicates: list[tuple[str, dict[str, str]]], ctx: LintContext
+    ) -> Iterator[Finding]:
+        version = ctx.versions.get("promtool", "")
+        for name, labels in duplicates:
+            lines = [r.line for r in file.rules if r.name == name and r.labels == labels]
+            shown = name + ("{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}" if labels else "")
+            where = f" (lines {', '.join(map(str, lines))})" if len(lines) > 1 else ""
+            yield self.finding(
+                file.name,
+                lines[-1] if lines else 1,
+                f"promtool{' ' + version if version else ''}: duplicate rule {shown}{where}: two rules produce "
+                "the same series, which makes recorded values and alert state flap between them. Remove one "
+                "or give them different labels.",
+                Severity.WARNING,
+            )
 
     def _check_manifest(self, promtool: str, file: RuleFile) -> tuple[int, str]:
         """promtool on the groups alone: of a manifest's spec, or of a ruler file without its ruler-only keys."""

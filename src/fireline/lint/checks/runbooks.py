@@ -14,9 +14,8 @@ from urllib.parse import unquote, urlsplit
 
 from fireline.lint.files import Rule, RuleFile
 from fireline.lint.model import Finding, LintContext, RuleCheck, Severity
-from fireline.runbooks.generate import REQUIRED_SECTIONS
 
-# Required headings (REQUIRED_SECTIONS, the generator's) match case-insensitively by containment.
+# Required headings (the generator's REQUIRED_SECTIONS) match case-insensitively by containment.
 _HEADING_RE = re.compile(r"^##+\s+(.+?)\s*#*\s*$", re.MULTILINE)
 
 
@@ -46,6 +45,10 @@ def resolve(path: str, file: RuleFile) -> Path | None:
 
 
 def missing_sections(markdown: str) -> list[str]:
+    # The generator's list, imported only when a local runbook exists: it pulls in the whole
+    # generation chain (pydantic spec models, Jinja), which `fireline lint` must not pay at start.
+    from fireline.runbooks.generate import REQUIRED_SECTIONS
+
     headings = [h.lower() for h in _HEADING_RE.findall(markdown)]
     return [s for s in REQUIRED_SECTIONS if not any(s.lower() in h for h in headings)]
 

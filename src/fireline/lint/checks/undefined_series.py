@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 from fireline.lint.files import Rule, RuleFile
 from fireline.lint.model import Finding, LintContext, RuleCheck, Severity
-from fireline.lint.promql import selectors
 
 
 class UndefinedSeries(RuleCheck):
@@ -17,7 +16,7 @@ class UndefinedSeries(RuleCheck):
     def check_rule(self, rule: Rule, file: RuleFile, ctx: LintContext) -> Iterator[Finding]:
         recorded = ctx.recorded()
         seen: set[str] = set()
-        for selector in selectors(rule.ast):
+        for selector in rule.selectors:
             name = selector.name
             # Recording-rule names have colons by convention; raw metrics never do.
             if not name or ":" not in name or name in recorded or name in seen:
