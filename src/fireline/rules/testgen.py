@@ -174,14 +174,13 @@ class _SLOTests:
         # Half the budget spent at a steady rate leaves half of it.
         ratio = float(self.slo.error_budget / 2)
         minutes = 120
-        labels = {**self.rules.identity, **self.service.metadata.labels, **self.slo.labels}
         return self._test(
             "spending errors at half the budget's rate leaves 50% of the budget",
             [Segment(minutes, ratio)],
             [{
                 "expr": f"round({self.rules.budget_remaining_query()}, 0.001)",
                 "eval_time": f"{minutes}m",
-                "exp_samples": [{"labels": _selector(dict(sorted(labels.items()))), "value": 0.5}],
+                "exp_samples": [{"labels": self._record_labels(), "value": 0.5}],
             }],
         )
 
