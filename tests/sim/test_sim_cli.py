@@ -40,7 +40,10 @@ def test_scenario_json_has_a_row_per_tier_and_is_deterministic() -> None:
     assert all(list(r) == JSON_KEYS for r in rows)
     spec_tiers = [(r["severity"], r["tier"]) for r in rows if r["policy"] == "spec"]
     assert spec_tiers == [("page", "1h/5m"), ("page", "6h/30m"), ("page", "any"),
-                          ("ticket", "1d/2h"), ("ticket", "3d/6h"), ("ticket", "any")]
+                          ("ticket", "1d/2h"), ("ticket", "3d/6h"), ("ticket", "trickle 6h"), ("ticket", "any")]
+    # 10 requests a second is far above the guard: the trickle ticket never fires on it.
+    trickle = next(r for r in rows if r["policy"] == "spec" and r["tier"] == "trickle 6h")
+    assert trickle["notifications"] == 0
     fast = rows[0]
     # A full outage at 99.9%: the 1h/5m tier needs 14.4 x 0.001 x 1h = 52s of errors, seen on the next eval.
     assert fast["first_fire_seconds"] == 60

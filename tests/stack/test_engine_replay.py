@@ -9,7 +9,7 @@ the generated rule file over the past:
   the recording chain (ratios from counters, then averages of ratios, then the budget), each
   pass's blocks loaded before the next; the alert expressions then range-queried at the group's
   interval and phase (the instants its recordings were made), which is when the rule manager
-  would have found them true (no `for:`).
+  would have found them true, then held for the rule's `for:` (the no-data ticket's).
 - VictoriaMetrics: raw samples imported, then `vmalert -replay.timeFrom/-replay.timeTo`, which
   evaluates every group, recordings and alerts, and writes results and ALERTS back.
 
@@ -159,8 +159,20 @@ def _interval(group: dict[str, Any]) -> int:
     return sum(int(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in re.findall(r"(\d+)([hms])", text))
 
 
-def _first_and_last(points: list[tuple[float, float]]) -> tuple[float, float] | None:
-    return (points[0][0], points[-1][0]) if points else None
+def _first_and_last(points: list[tuple[float, float]], every: int, wait: int) -> tuple[float, float] | None:
+    """First and last evaluation at which an alert whose expression was true at `points` was firing:
+    with `for: wait`, only once the expression has held at every evaluation of the last `wait` seconds."""
+    stamps = [round(t, 3) for t, _ in points]
+    held = set(stamps)
+    steps = -(-wait // every)  # evaluations the expression must already have been true for
+    firing = [t for t in stamps if all(round(t - k * every, 3) in held for k in range(1, steps + 1))]
+    return (firing[0], firing[-1]) if firing else None
+
+
+def _for_seconds(rule: dict[str, Any]) -> int:
+    text = str(rule.get("for", "0s"))
+    units = {"s": 1, "m": 60, "h": 3600}
+    return sum(int(n) * units[u] for n, u in re.findall(r"(\d+)([smh])", text))
 
 
 Firing = dict[str, tuple[float, float] | None]
@@ -215,9 +227,11 @@ def _prometheus_side(work: Path, rules_file: Path, groups: list[dict[str, Any]],
             phase = timedelta(seconds=(stamp - rows[0][0]) % every)
             for rule in group["rules"]:
                 if "alert" in rule:
-                    # true at an evaluation means firing: the rules have no `for:`
+                    # true at an evaluation means firing once it has been true for the rule's `for:`
+                    # (the no-data ticket's 15m; the burn alerts have none)
                     series = client.query_range(rule["expr"], first + phase, last, every)
-                    firing[_alert_key(rule)] = _first_and_last(series[0].points if series else [])
+                    firing[_alert_key(rule)] = _first_and_last(series[0].points if series else [], every,
+                                                               _for_seconds(rule))
                     phases[_alert_key(rule)] = phase.total_seconds()
         budget = client.query_value("slo:error_budget_remaining:ratio", last)
         assert budget is not None

@@ -212,6 +212,30 @@ FACT_BUDGET_REMAINING = "error_budget_remaining"
 FACT_ANNOTATIONS = (FACT_BURN_RATE, FACT_BURN_THRESHOLD, FACT_BUDGET_REMAINING)
 
 
+def guard_events(slo: SLOSpec, tier: Tier) -> int:
+    """Events the tier's long window must hold before it may fire (alerting.min_events; 0: no guard).
+
+    Only SLIs with event counts have a guard; the caller knows whether this one does."""
+    given = slo.alerting.min_events
+    if isinstance(given, int):
+        return given
+    if isinstance(given, dict):
+        for window, count in given.items():
+            if Duration.parse(window) == tier.long_window:
+                return count
+    return default_min_events(tier, slo.window, slo.error_budget)
+
+
+def trickle_tier(slo: SLOSpec) -> Tier | None:
+    """The tier whose long window the trickle ticket counts errors in: the longest page window
+    (the longest window of any tier when nothing pages); None when the ticket is off or unguarded."""
+    pages = [t for t in slo.tiers() if t.severity is Severity.PAGE] or slo.tiers()
+    if not slo.alerting.trickle or not pages:
+        return None
+    tier = max(pages, key=lambda t: t.long_window)
+    return tier if guard_events(slo, tier) else None
+
+
 class _Builder:
     """Fills a RulePlan step by step; each method is one step of the chain."""
 
@@ -251,16 +275,7 @@ class _Builder:
 
     def min_events(self, tier: Tier) -> int:
         """The low-traffic guard of a tier; 0 when off or when the SLI has no event counts (ratio)."""
-        if not self.queries.event_based:
-            return 0
-        given = self.slo.alerting.min_events
-        if isinstance(given, int):
-            return given
-        if isinstance(given, dict):
-            for window, count in given.items():
-                if Duration.parse(window) == tier.long_window:
-                    return count
-        return default_min_events(tier, self.slo.window, self.budget)
+        return guard_events(self.slo, tier) if self.queries.event_based else 0
 
     def record(self, name: str, expr: Expr, source: Source, window: Duration | None = None) -> Recording:
         return Recording(name, expr, dict(self.labels), source, window)
@@ -428,13 +443,10 @@ class _Builder:
         MIN_ERRORS_TO_FIRE errors mean an error ratio above the tier's threshold: the tier's own
         condition, heard as a ticket when traffic is too low for a page to be trusted.
         """
-        pages = [t for t in self.slo.tiers() if t.severity is Severity.PAGE] or self.slo.tiers()
-        if not self.slo.alerting.trickle or not pages or not self.queries.event_based:
+        tier = trickle_tier(self.slo) if self.queries.event_based else None
+        if tier is None:
             return None
-        tier = max(pages, key=lambda t: t.long_window)
         guard = self.min_events(tier)
-        if not guard:
-            return None
         window = tier.long_window
         errors, events = self.counted_over(window)
         expr = Binary("and", Binary(">=", errors, Number.of(MIN_ERRORS_TO_FIRE)),

@@ -5,8 +5,14 @@ The rule group of one SLO (fireline.rules.plan) records, at every evaluation:
   * the 5m error rate (or vector(0)) and the 5m total rate;
   * windows the plan reads from recordings (Source.RECORDED): `sum_over_time(errors5m[W]) /
     sum_over_time(total5m[W])` over those 5m recordings (ratio SLIs: `avg_over_time(ratio5m[W])`);
-and then alerts on `long / budget > burn and short / budget > burn`. Recording rules come first in
-the group, so an alert at time t reads the ratios recorded at t itself.
+and then alerts on `long / budget > burn and short / budget > burn`, with the low-traffic guard
+`avg_over_time(total5m[long]) * long_seconds >= min_events` when the tier has one. Recording rules
+come first in the group, so an alert at time t reads the ratios recorded at t itself.
+
+The trickle ticket counts from the raw counters: `(errors[W] or vector(0)) * W_seconds >= N and
+total[W] * W_seconds < guard`. Prometheus evaluates it in the budget group (every 2m30s), the
+simulator at every evaluation: its first fire may be up to one budget-group interval earlier here.
+Ratio SLIs have no event counts, so neither the guard nor the trickle applies to them.
 
 Everything is computed for all evaluation times at once; only the alert state machine (pending,
 `for:`, `keep_firing_for`) walks the runs of true conditions, which are few.
@@ -22,7 +28,7 @@ import numpy as np
 from fireline.rules.plan import Source, window_source
 from fireline.rules.sli import BASE_WINDOW
 from fireline.sim.history import SLIHistory, SLIShape
-from fireline.sim.policies import Policy, PolicyTier
+from fireline.sim.policies import Policy, PolicyTier, Trickle
 from fireline.sim.promql import (
     BoolArray,
     FloatArray,
@@ -85,6 +91,21 @@ class ErrorRatios:
 
     def total(self, window_ms: int) -> Sampled:
         return self._rate("total", window_ms)
+
+    @property
+    def event_based(self) -> bool:
+        return self.shape is not SLIShape.RATIO
+
+    def events_over(self, window: Duration) -> Sampled:
+        """The guard's count: the mean of the recorded 5m total rate over the window, times the window."""
+        mean = avg_over_time(self.recorded("total"), window.milliseconds)
+        return Sampled(mean.values * window.seconds, mean.present)
+
+    def counted(self, window: Duration) -> tuple[Sampled, Sampled]:
+        """The trickle's counts from the raw counters: (errors or 0) x window and total x window."""
+        errors, total = self.errors(window.milliseconds).or_zero(), self.total(window.milliseconds)
+        return (Sampled(errors.values * window.seconds, errors.present),
+                Sampled(total.values * window.seconds, total.present))
 
     def recorded(self, name: str) -> RecordedSeries:
         """The 5m recordings that long windows sum: errors (or vector(0)), total, or the ratio."""
@@ -185,15 +206,25 @@ class TierResult:
 
 
 @dataclass
+class TrickleResult:
+    trickle: Trickle
+    firing: BoolArray
+    spans: list[Span]
+
+
+@dataclass
 class PolicyResult:
     policy: Policy
     target: SLOTarget
     eval_ms: IntArray
     tiers: list[TierResult]
+    trickle: TrickleResult | None = None
 
     def severity_firing(self, severity: Severity) -> BoolArray | None:
-        """Any tier of the severity firing: what the person on call experiences."""
+        """Any alert of the severity firing (the trickle is a ticket): what the person on call experiences."""
         chosen = [t.firing for t in self.tiers if t.tier.severity is severity]
+        if severity is Severity.TICKET and self.trickle is not None:
+            chosen.append(self.trickle.firing)
         if not chosen:
             return None
         combined: BoolArray = np.logical_or.reduce(chosen)
@@ -210,14 +241,31 @@ def evaluate_tier(ratios: ErrorRatios, target: SLOTarget, tier: PolicyTier) -> T
         # NaN (no traffic: 0/0) compares false, as in PromQL.
         with np.errstate(invalid="ignore"):
             condition &= burn.present & (burn.values > threshold)
+    if tier.min_events and ratios.event_based:
+        events = ratios.events_over(tier.long_window)
+        condition &= events.present & (events.values >= tier.min_events)
     firing = alert_firing(condition, ratios.eval_ms, tier.for_.milliseconds, tier.keep_firing_for.milliseconds)
     return TierResult(tier, condition, firing, firing_spans(firing, ratios.eval_ms), burn_rates)
 
 
+def evaluate_trickle(ratios: ErrorRatios, trickle: Trickle) -> TrickleResult:
+    errors, events = ratios.counted(trickle.window)
+    with np.errstate(invalid="ignore"):
+        condition = (errors.present & (errors.values >= trickle.min_errors)
+                     & events.present & (events.values < trickle.below_events))
+    firing = alert_firing(condition, ratios.eval_ms, 0, 0)
+    return TrickleResult(trickle, firing, firing_spans(firing, ratios.eval_ms))
+
+
+def evaluate_policy(ratios: ErrorRatios, target: SLOTarget, policy: Policy) -> PolicyResult:
+    trickle = evaluate_trickle(ratios, policy.trickle) if policy.trickle and ratios.event_based else None
+    return PolicyResult(policy, target, ratios.eval_ms, [evaluate_tier(ratios, target, t) for t in policy.tiers],
+                        trickle)
+
+
 def simulate(history: SLIHistory, target: SLOTarget, policy: Policy, evaluation_interval: Duration) -> PolicyResult:
     eval_ms = evaluation_times(history, evaluation_interval)
-    ratios = ErrorRatios(history, target.shape, eval_ms)
-    return PolicyResult(policy, target, eval_ms, [evaluate_tier(ratios, target, t) for t in policy.tiers])
+    return evaluate_policy(ErrorRatios(history, target.shape, eval_ms), target, policy)
 
 
 def simulate_policies(
@@ -226,8 +274,7 @@ def simulate_policies(
     """Several policies over one history, sharing the rates and ratios they have in common."""
     eval_ms = evaluation_times(history, evaluation_interval)
     ratios = ErrorRatios(history, target.shape, eval_ms)
-    return [PolicyResult(p, target, eval_ms, [evaluate_tier(ratios, target, t) for t in p.tiers])
-            for p in policies]
+    return [evaluate_policy(ratios, target, p) for p in policies]
 
 
 def error_ratio_series(history: SLIHistory, target: SLOTarget, eval_ms: IntArray, window: Duration) -> FloatArray:

@@ -1,8 +1,10 @@
 """Alerting policies to compare: the spec's own tiers, well-known presets, and tiers from a file.
 
-A policy only chooses windows, thresholds, `for:` and `keep_firing_for`; the simulator always
-evaluates them the way fireline's generated rules do (raw rates up to 6h, event-weighted 5m
-recordings beyond), so differences between policies are differences of policy, not of PromQL.
+A policy only chooses windows, thresholds, `for:`, `keep_firing_for`, the low-traffic guard and the
+trickle ticket; the simulator always evaluates them the way fireline's generated rules do (raw rates
+up to 6h, event-weighted 5m recordings beyond), so differences between policies are differences of
+policy, not of PromQL. `spec` is what fireline generates for the SLO (guard and trickle included);
+`plain` is the same tiers without them: the multi-window policy as other tools write it.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from fireline.rules.plan import guard_events, trickle_tier
 from fireline.sim.errors import SimInputError
 from fireline.slo.durations import Duration, DurationError
-from fireline.slo.tiers import Severity, Tier, decimal_text
+from fireline.slo.tiers import MIN_ERRORS_TO_FIRE, Severity, Tier, decimal_text
 from fireline.spec.models import SLOSpec
 
 PYRRA_BASE_WINDOW = Duration.parse("28d")
@@ -35,11 +38,14 @@ class PolicyTier:
     severity: Severity
     for_: Duration = NO_DELAY
     keep_firing_for: Duration = NO_DELAY
+    # The low-traffic guard: events the long window must hold before the tier may fire (0: none).
+    # SLIs without event counts (ratio SLIs) have no guard whatever this says.
+    min_events: int = 0
 
     @classmethod
-    def from_tier(cls, tier: Tier, slo_window: Duration) -> PolicyTier:
+    def from_tier(cls, tier: Tier, slo_window: Duration, min_events: int = 0) -> PolicyTier:
         return cls(tier.long_window, tier.short_window, tier.burn_rate_threshold(slo_window), tier.severity,
-                   tier.for_)
+                   tier.for_, min_events=min_events)
 
     @property
     def key(self) -> str:
@@ -57,9 +63,23 @@ class PolicyTier:
 
 
 @dataclass(frozen=True)
+class Trickle:
+    """The trickle ticket: at least min_errors errors in window while it holds fewer than below_events."""
+
+    window: Duration
+    below_events: int
+    min_errors: int = MIN_ERRORS_TO_FIRE
+
+    @property
+    def key(self) -> str:
+        return f"trickle {self.window}"
+
+
+@dataclass(frozen=True)
 class Policy:
     name: str
     tiers: tuple[PolicyTier, ...]
+    trickle: Trickle | None = None
 
     @property
     def longest_window(self) -> Duration:
@@ -129,13 +149,23 @@ PRESETS = {
     "guide": guide_policy,
 }
 SPEC_POLICY = "spec"
+PLAIN_POLICY = "plain"
 
 
 def spec_policy(slo: SLOSpec) -> Policy:
-    return Policy(SPEC_POLICY, tuple(PolicyTier.from_tier(t, slo.window) for t in slo.tiers()))
+    """The alerts fireline generates for the SLO: its tiers, each with its guard, and the trickle ticket."""
+    tiers = tuple(PolicyTier.from_tier(t, slo.window, guard_events(slo, t)) for t in slo.tiers())
+    tier = trickle_tier(slo)
+    trickle = Trickle(tier.long_window, guard_events(slo, tier)) if tier is not None else None
+    return Policy(SPEC_POLICY, tiers, trickle)
 
 
-_TIER_KEYS = ("long", "short", "burn_rate", "budget_percent", "severity", "for", "keep_firing_for")
+def plain_policy(slo: SLOSpec) -> Policy:
+    """The spec's tiers as a plain multi-window policy: no low-traffic guard, no trickle ticket."""
+    return Policy(PLAIN_POLICY, tuple(PolicyTier.from_tier(t, slo.window) for t in slo.tiers()))
+
+
+_TIER_KEYS = ("long", "short", "burn_rate", "budget_percent", "severity", "for", "keep_firing_for", "min_events")
 
 
 def _duration_field(value: Any, where: str) -> Duration:
@@ -187,12 +217,15 @@ def _parse_tier(raw: Any, where: str, slo_window: Duration) -> PolicyTier:
     for_ = _duration_field(raw["for"], f"{where}.for") if "for" in raw else Duration(0)
     keep = _duration_field(raw["keep_firing_for"], f"{where}.keep_firing_for") if "keep_firing_for" in raw \
         else Duration(0)
-    return PolicyTier(long, short, burn, severity, for_, keep)
+    min_events = raw.get("min_events", 0)
+    if isinstance(min_events, bool) or not isinstance(min_events, int) or min_events < 0:
+        raise SimInputError(f"{where}.min_events: expected a count of events, 0 or more, got {min_events!r}")
+    return PolicyTier(long, short, burn, severity, for_, keep, min_events)
 
 
 def load_policy_file(path: Path, slo_window: Duration) -> Policy:
     """A YAML file with `name` (optional) and `tiers`: long, short, burn_rate|budget_percent, severity,
-    for, keep_firing_for."""
+    for, keep_firing_for, min_events."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -219,12 +252,14 @@ def resolve_policy(name: str, slo: SLOSpec) -> Policy:
     """A preset name, `spec`, or a path to a policy file."""
     if name == SPEC_POLICY:
         return spec_policy(slo)
+    if name == PLAIN_POLICY:
+        return plain_policy(slo)
     if name in PRESETS:
         return PRESETS[name](slo.window)
     path = Path(name)
     if path.suffix in (".yaml", ".yml") or path.exists():
         return load_policy_file(path, slo.window)
-    choices = [SPEC_POLICY, *PRESETS]
+    choices = [SPEC_POLICY, PLAIN_POLICY, *PRESETS]
     close = difflib.get_close_matches(name, choices, n=1)
     hint = f" (did you mean {close[0]}?)" if close else ""
     raise SimInputError(f"unknown policy {name!r}{hint}: use one of {', '.join(choices)} or a policy YAML file")
@@ -235,5 +270,9 @@ def describe(policy: Policy) -> str:
     for tier in policy.tiers:
         extra = f" for {tier.for_}" if tier.for_.milliseconds else ""
         extra += f" keep {tier.keep_firing_for}" if tier.keep_firing_for.milliseconds else ""
+        extra += f" with >={tier.min_events} events" if tier.min_events else ""
         parts.append(f"{tier.severity.value} {tier.key} >{decimal_text(tier.burn_rate)}{extra}")
+    if policy.trickle is not None:
+        t = policy.trickle
+        parts.append(f"ticket {t.key}: >={t.min_errors} errors among <{t.below_events} events")
     return f"{policy.name}: " + ", ".join(parts)

@@ -122,13 +122,18 @@ def alert_rows(result: PolicyResult, history: SLIHistory) -> list[AlertRow]:
     rows: list[AlertRow] = []
     for severity in (Severity.PAGE, Severity.TICKET):
         tiers = [t for t in result.tiers if t.tier.severity is severity]
+        windows = [t.tier.long_window for t in tiers]
         for t in tiers:
             rows.append(alert_row(result, history, severity, t.tier.key, t.firing, t.tier.long_window))
-        if len(tiers) > 1:
+        trickle = result.trickle if severity is Severity.TICKET else None
+        if trickle is not None:
+            windows.append(trickle.trickle.window)
+            rows.append(alert_row(result, history, severity, trickle.trickle.key, trickle.firing,
+                                  trickle.trickle.window))
+        if len(windows) > 1:
             combined = result.severity_firing(severity)
             assert combined is not None
-            longest = max(t.tier.long_window for t in tiers)
-            rows.append(alert_row(result, history, severity, ANY_TIER, combined, longest))
+            rows.append(alert_row(result, history, severity, ANY_TIER, combined, max(windows)))
     return rows
 
 
