@@ -11,11 +11,19 @@ import pytest
 from fireline.sim.backtest import Clock, scenario_backtest
 from fireline.sim.engine import SLOTarget, alert_firing, firing_spans
 from fireline.sim.errors import SimInputError
-from fireline.sim.policies import load_policy_file, pyrra_policy, resolve_policy, single_burn_policy
+from fireline.sim.policies import (
+    load_policy_file,
+    plain_policy,
+    pyrra_policy,
+    resolve_policy,
+    single_burn_policy,
+    spec_policy,
+)
 from fireline.sim.promql import RecordedSeries, Sampled, reset_corrected, sum_over_time
 from fireline.sim.scenarios import build_history, parse_scenario
 from fireline.slo.durations import Duration
 from fireline.slo.tiers import Severity
+from fireline.spec.models import SLOSpec
 
 D = Duration.parse
 MINUTE = 60_000
@@ -168,3 +176,46 @@ def test_noise_before_the_incident_lowers_precision() -> None:
     page = next(r for r in rows if r.policy == "workbook" and r.severity == Severity.PAGE.value and r.tier == "any")
     assert page.recall == 1.0
     assert page.notifications < single.notifications
+
+
+def _checkout_slo() -> tuple[SLOTarget, SLOSpec]:
+    slo = SLOSpec.model_validate({"name": "availability", "objective": 99.9,
+                                  "sli": {"events": {"errors": "e[{{.window}}]", "total": "t[{{.window}}]"}}})
+    return SLOTarget("svc", "availability", slo.window, slo.error_budget), slo
+
+
+def test_six_requests_an_hour_half_failing_plain_flaps_and_guarded_holds_one_ticket() -> None:
+    """The acceptance case of the low-traffic guard, in the simulator: the plain 1h/5m tier pages on and
+    off as single requests enter and leave its 5m window; the guarded policy never pages and holds one
+    trickle ticket for the whole incident."""
+    target, slo = _checkout_slo()
+    scenario = parse_scenario("low-traffic:rps=0.0016667,error_rate=0.5,seed=1,start=1h,duration=6h")
+    _, results, rows = scenario_backtest(target, [plain_policy(slo), spec_policy(slo)], scenario, D("12h"),
+                                         Clock(D("30s"), D("30s")))
+    by = {(r.policy, r.severity, r.tier): r for r in rows}
+    assert by[("plain", "page", "1h/5m")].notifications >= 5
+    assert by[("spec", "page", "any")].notifications == 0
+    trickle = by[("spec", "ticket", "trickle 6h")]
+    assert trickle.notifications == 1 and trickle.recall == 1.0
+    assert results[1].trickle is not None and results[0].trickle is None
+
+
+def test_the_guard_changes_nothing_at_normal_traffic() -> None:
+    target, slo = _checkout_slo()
+    _, _, rows = scenario_backtest(target, [plain_policy(slo), spec_policy(slo)],
+                                   parse_scenario("outage:start=1h,duration=20m"), D("12h"), Clock(D("30s"), D("30s")))
+    plain = [r for r in rows if r.policy == "plain"]
+    spec = [r for r in rows if r.policy == "spec" and not r.tier.startswith("trickle")]
+    assert [(r.tier, r.first_fire_seconds, r.notifications) for r in plain] == \
+        [(r.tier, r.first_fire_seconds, r.notifications) for r in spec]
+    assert next(r for r in rows if r.tier == "trickle 6h").notifications == 0
+
+
+def test_policy_file_min_events_must_be_a_count(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("tiers:\n  - {long: 1h, short: 5m, burn_rate: 14.4, severity: page, min_events: 300}\n",
+                    encoding="utf-8")
+    assert load_policy_file(path, D("30d")).tiers[0].min_events == 300
+    path.write_text("tiers:\n  - {long: 1h, burn_rate: 14.4, severity: page, min_events: many}\n", encoding="utf-8")
+    with pytest.raises(SimInputError, match=r"tiers\[0\]\.min_events: expected a count of events"):
+        load_policy_file(path, D("30d"))
