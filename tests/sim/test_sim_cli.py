@@ -165,3 +165,19 @@ def test_prometheus_errors_are_one_line() -> None:
     with open_client("http://prometheus.test", httpx.MockTransport(handler)) as client, \
             pytest.raises(SimInputError, match=r"Prometheus rejected .*parse error"):
         fetch_history(client, slo, window)
+
+
+def test_bursty_preset_puts_plain_beside_guarded() -> None:
+    code, out, _ = _run(CHECKOUT, "--slo", "availability", "--preset", "bursty", "--format", "json")
+    assert code == 0
+    rows = {(r["policy"], r["severity"], r["tier"]): r for r in json.loads(out)["results"]}
+    assert rows[("plain", "page", "1h/5m")]["notifications"] > 5  # flapping
+    assert rows[("spec", "page", "any")]["notifications"] == 0
+    assert rows[("spec", "ticket", "trickle 6h")]["notifications"] == 1
+
+
+def test_preset_refuses_a_second_input_and_unknown_names() -> None:
+    code, _, err = _run(CHECKOUT, "--preset", "bursty", "--scenario", "outage")
+    assert code == 2 and "--preset is a scenario of its own" in err
+    code, _, err = _run(CHECKOUT, "--preset", "quiet")
+    assert code == 2 and "use one of low-traffic, bursty, trickle" in err

@@ -21,9 +21,9 @@ from fireline.sim.csvinput import CSVValues, read_history_csv, read_incidents_cs
 from fireline.sim.engine import PolicyResult
 from fireline.sim.errors import SimInputError
 from fireline.sim.history import SLIHistory
-from fireline.sim.policies import SPEC_POLICY, Policy, describe, resolve_policy
+from fireline.sim.policies import PLAIN_POLICY, SPEC_POLICY, Policy, describe, resolve_policy
 from fireline.sim.report import AlertRow, SweepRow, render_alert_table, render_sweep_table, to_json
-from fireline.sim.scenarios import parse_scenario
+from fireline.sim.scenarios import TRAFFIC_PRESETS, parse_scenario
 from fireline.slo.durations import Duration, DurationError
 from fireline.spec.errors import SpecError
 from fireline.spec.loader import load_services
@@ -100,10 +100,20 @@ def run_simulate(
     output_format: str,
     plot_path: Path | None,
     prometheus_headers: dict[str, str] | None = None,
+    preset: str | None = None,
 ) -> str:
     """Everything `fireline simulate` does, returning what it prints (raises SimInputError/SpecError)."""
     if output_format not in ("table", "json"):
         raise SimInputError(f"--format must be table or json, got {output_format!r}")
+    if preset is not None:
+        if preset not in TRAFFIC_PRESETS:
+            raise SimInputError(f"--preset {preset!r}: use one of {', '.join(TRAFFIC_PRESETS)}")
+        if scenario_text or csv_path or prometheus_url or sweep_text:
+            raise SimInputError("--preset is a scenario of its own: give it without --scenario, --csv, "
+                                "--prometheus or --sweep")
+        # The preset's traffic, the plain policy beside the guarded one unless --policy chooses.
+        scenario_text, duration_text = TRAFFIC_PRESETS[preset].scenario, TRAFFIC_PRESETS[preset].duration
+        policy_names = policy_names or [PLAIN_POLICY, SPEC_POLICY]
     sources = [name for name, given in (("--scenario", scenario_text), ("--csv", csv_path),
                                          ("--prometheus", prometheus_url), ("--sweep", sweep_text)) if given]
     if len(sources) > 1:
@@ -155,6 +165,8 @@ def run_simulate(
         if scenario is not None:
             history, results, slo_rows = scenario_backtest(target, policies, scenario, simulate_for, clock)
             source = f"scenario {scenario.text}, clean history {longest_window(policies)}, then {simulate_for}"
+            if preset is not None:
+                source = f"preset {preset} ({TRAFFIC_PRESETS[preset].about}): {source}"
         else:
             history = shared_history if shared_history is not None else fetched[f"{svc.name}/{slo.name}"]
             if incidents is not None:
@@ -190,10 +202,14 @@ def register(app: typer.Typer) -> None:
         specs: Annotated[list[Path], typer.Argument(help="Spec files or directories")],
         slo: Annotated[list[str], typer.Option("--slo", help="Only this SLO (name or service/name); repeatable")] = [],  # noqa: B006
         policy: Annotated[list[str], typer.Option(
-            "--policy", help="spec, workbook, sloth, pyrra, single-burn, guide, or a policy YAML file; repeatable"
+            "--policy", help="spec, plain, workbook, sloth, pyrra, single-burn, guide, or a policy YAML file; "
+            "repeatable"
         )] = [],  # noqa: B006
         scenario: Annotated[str | None, typer.Option(
             "--scenario", help="KIND:key=value,... with KIND constant, outage, spikes, diurnal, low-traffic, ramp"
+        )] = None,
+        preset: Annotated[str | None, typer.Option(
+            "--preset", help="low-traffic, bursty or trickle: low-traffic cases, plain and guarded policy side by side"
         )] = None,
         csv: Annotated[Path | None, typer.Option("--csv", help="CSV history: timestamp,total,errors")] = None,
         csv_values: Annotated[CSVValues, typer.Option("--csv-values", help="CSV values are counters or rates")] =
@@ -224,6 +240,7 @@ def register(app: typer.Typer) -> None:
             output = run_simulate(
                 specs, slo, policy, scenario, csv, csv_values, prometheus, since, step, incidents, duration,
                 sweep_rates, scrape_interval, eval_interval, output_format, plot, prometheus_headers=headers,
+                preset=preset,
             )
         except SimInputError as exc:
             typer.echo(f"error: {exc}", err=True)

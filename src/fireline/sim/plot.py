@@ -63,6 +63,13 @@ def plot_backtest(history: SLIHistory, results: list[PolicyResult], path: Path) 
                                     color="tab:red" if tier.tier.severity.value == "page" else "tab:orange")
             labels.append(f"{result.policy.name} {tier.tier.severity.value} {tier.tier.key}")
             y += 1
+        if result.trickle is not None:
+            for span in result.trickle.spans:
+                start = (span.fire_ms - history.reference_ms) / 3_600_000
+                end_ms = span.resolve_ms if span.resolve_ms is not None else int(eval_ms[-1])
+                span_ax.broken_barh([(start, (end_ms - span.fire_ms) / 3_600_000)], (y - 0.4, 0.8), color="tab:orange")
+            labels.append(f"{result.policy.name} ticket {result.trickle.trickle.key}")
+            y += 1
     for incident in history.incidents:
         start = (incident.start_ms - history.reference_ms) / 3_600_000
         end = ((incident.end_ms if incident.end_ms is not None else int(eval_ms[-1])) - history.reference_ms) \

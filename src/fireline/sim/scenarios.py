@@ -50,6 +50,26 @@ REQUIRED = {"constant": ("error_rate",)}
 
 
 @dataclass(frozen=True)
+class TrafficPreset:
+    """A low-traffic case to compare the plain multi-window policy with the guarded one (`--preset`)."""
+
+    scenario: str
+    duration: str
+    about: str
+
+
+# Seeded Poisson traffic, so every run of a preset sees the same requests (docs/simulate.md's table).
+TRAFFIC_PRESETS = {
+    "low-traffic": TrafficPreset("low-traffic:rps=0.005556,error_rate=0.05,seed=2,start=1h,duration=6h", "12h",
+                                 "20 requests an hour, 1 in 20 failing for 6h"),
+    "bursty": TrafficPreset("low-traffic:rps=0.0016667,error_rate=0.5,seed=1,start=1h,duration=6h", "12h",
+                            "six requests an hour, half of them failing for 6h"),
+    "trickle": TrafficPreset("low-traffic:rps=0.005556,error_rate=0.25,seed=3,start=1h,duration=12h", "24h",
+                             "20 requests an hour, a quarter failing for 12h"),
+}
+
+
+@dataclass(frozen=True)
 class Scenario:
     kind: str
     values: dict[str, float | Duration] = field(default_factory=dict)
