@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from fireline.rules.sli import BASE_WINDOW
-from fireline.sim.engine import PolicyResult, error_ratio_series
+from fireline.sim.engine import PolicyResult, Span, error_ratio_series
 from fireline.sim.history import SLIHistory
 from fireline.slo.durations import Duration
 from fireline.slo.tiers import decimal_text
@@ -52,24 +52,23 @@ def plot_backtest(history: SLIHistory, results: list[PolicyResult], path: Path) 
     burn_ax.set_ylabel("burn rate")
     burn_ax.legend(loc="upper right", fontsize=7, ncol=2)
 
-    labels = []
-    y = 0
+    # One row per alert: each tier, then the trickle ticket when the policy has one.
+    bars: list[tuple[str, list[Span], str]] = []
     for result in results:
         for tier in result.tiers:
-            for span in tier.spans:
-                start = (span.fire_ms - history.reference_ms) / 3_600_000
-                end_ms = span.resolve_ms if span.resolve_ms is not None else int(eval_ms[-1])
-                span_ax.broken_barh([(start, (end_ms - span.fire_ms) / 3_600_000)], (y - 0.4, 0.8),
-                                    color="tab:red" if tier.tier.severity.value == "page" else "tab:orange")
-            labels.append(f"{result.policy.name} {tier.tier.severity.value} {tier.tier.key}")
-            y += 1
+            severity = tier.tier.severity.value
+            bars.append((f"{result.policy.name} {severity} {tier.tier.key}", tier.spans,
+                         "tab:red" if severity == "page" else "tab:orange"))
         if result.trickle is not None:
-            for span in result.trickle.spans:
-                start = (span.fire_ms - history.reference_ms) / 3_600_000
-                end_ms = span.resolve_ms if span.resolve_ms is not None else int(eval_ms[-1])
-                span_ax.broken_barh([(start, (end_ms - span.fire_ms) / 3_600_000)], (y - 0.4, 0.8), color="tab:orange")
-            labels.append(f"{result.policy.name} ticket {result.trickle.trickle.key}")
-            y += 1
+            bars.append((f"{result.policy.name} ticket {result.trickle.trickle.key}", result.trickle.spans,
+                         "tab:orange"))
+    labels = []
+    for y, (label, spans, colour) in enumerate(bars):
+        for span in spans:
+            start = (span.fire_ms - history.reference_ms) / 3_600_000
+            end_ms = span.resolve_ms if span.resolve_ms is not None else int(eval_ms[-1])
+            span_ax.broken_barh([(start, (end_ms - span.fire_ms) / 3_600_000)], (y - 0.4, 0.8), color=colour)
+        labels.append(label)
     for incident in history.incidents:
         start = (incident.start_ms - history.reference_ms) / 3_600_000
         end = ((incident.end_ms if incident.end_ms is not None else int(eval_ms[-1])) - history.reference_ms) \
