@@ -1,11 +1,14 @@
-"""Error budget remaining from the SLI's own expressions over the budget window, minus exclusions.
+"""Error budget remaining over the budget window, minus exclusions: from fireline's recordings
+when they cover the window, from the SLI's own expressions otherwise.
 
-The SLI queries are evaluated over the whole window directly (not fireline's recorded `slo:`
-series), so the budget is right from the first cycle on a Prometheus that holds months of raw
-counters but none of fireline's recordings. For `events` and `latency` SLIs the counts are exact:
-errors = (error rate over W) x W seconds, which is Prometheus' increase() over W; all errors over
-all events, never an average of ratios. `ratio` SLIs have no counts, so their window ratio is a
-time average of the 5m ratio (docs/series.md explains why `events` is preferable).
+Recordings first (docs/policy.md, "How the budget is measured"): the budget group already keeps
+the SLO window's error ratio, so a rolling window costs one instant read per SLO, not 30 days of
+raw samples per cycle. On the day a team adopts fireline the recordings are younger than the
+window; the SLI queries are then evaluated over the whole window on the raw series, so the budget
+is right from the first cycle. For `events` and `latency` SLIs the counts are exact: errors =
+(error rate over W) x W seconds, which is Prometheus' increase() over W; all errors over all
+events, never an average of ratios. `ratio` SLIs have no counts, so their window ratio is a time
+average of the 5m ratio (docs/series.md explains why `events` is preferable).
 
 Every query is a pure function of (promql, time): `QueryFn` hides HTTP from this module. The
 window queries use the cycle's one timestamp; an exclusion's queries use the end of the excluded
@@ -18,13 +21,21 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 
 from fireline.policy.windows import BudgetWindow, Interval
+from fireline.rules.plan import (
+    error_ratio_query,
+    recorded_counts_queries,
+    recorded_ratio_average_query,
+    recordings_present_query,
+)
 from fireline.rules.sli import SLIQueries
 from fireline.slo.durations import Duration
 from fireline.spec.models import SLOSpec
 
 QueryFn = Callable[[str, datetime], "float | None"]
+BudgetSource = Literal["auto", "recorded", "raw"]
 # Resolution of the subquery that averages a ratio SLI over the window.
 RATIO_STEP = Duration.parse("5m")
 
@@ -52,15 +63,21 @@ class BudgetReading:
     at: datetime
     window: BudgetWindow
     error_budget: float  # 1 - objective, e.g. 0.001
-    errors: float  # bad events in the window, exclusions removed (for ratio SLIs: error-seconds)
-    events: float  # all events in the window, exclusions removed (for ratio SLIs: seconds)
+    # Bad and all events in the window, exclusions removed (for ratio SLIs: error-seconds and seconds);
+    # None when the budget is the recorded window ratio, which carries no counts.
+    errors: float | None
+    events: float | None
     excluded_errors: float
     excluded_events: float
     excluded: list[Interval]
     queries: list[QueryRecord] = field(default_factory=list)
+    source: str = "raw"  # raw: the SLI's own series; recorded: fireline's recordings
+    recorded_ratio: float | None = None  # the recorded SLO-window error ratio, when read from it
 
     @property
     def error_ratio(self) -> float:
+        if self.errors is None or self.events is None:
+            return self.recorded_ratio or 0.0
         return self.errors / self.events if self.events > 0 else 0.0
 
     @property
@@ -103,20 +120,120 @@ class _Recorder:
         return value
 
 
-def _count(record: _Recorder, purpose: str, rate_promql: str, at: datetime, seconds: float) -> float | None:
-    """Events in a range from a per-second rate over it; NaN or nothing is returned as None."""
-    rate = record(purpose, rate_promql, at)
-    if rate is None or math.isnan(rate):
+def _value(record: _Recorder, purpose: str, promql: str, at: datetime) -> float | None:
+    value = record(purpose, promql, at)
+    return None if value is None or math.isnan(value) else value
+
+
+# How errors and events in a span ending at a time are read: from raw counters or from fireline's
+# recordings. Counts returns (errors, events) for event-based SLIs; average the mean error ratio.
+Counts = Callable[[str, int, datetime], "tuple[float | None, float | None]"]
+Average = Callable[[str, int, datetime], "float | None"]
+
+
+def _raw_readers(record: _Recorder, sli: SLIQueries) -> tuple[Counts, Average]:
+    def counts(purpose: str, seconds: int, at: datetime) -> tuple[float | None, float | None]:
+        span = _range(seconds)
+        events = _value(record, f"{purpose}events", sli.total(span).text(), at)
+        errors = _value(record, f"{purpose}errors", sli.errors(span).text(), at)
+        # rate() over the span times its length: Prometheus' increase() over the span.
+        return (None if errors is None else max(0.0, errors) * seconds,
+                None if events is None else max(0.0, events) * seconds)
+
+    def average(purpose: str, seconds: int, at: datetime) -> float | None:
+        promql = f"avg_over_time(({sli.ratio(RATIO_STEP).text()})[{_range(seconds)}:{RATIO_STEP}])"
+        return _value(record, f"{purpose}ratio", promql, at)
+
+    return counts, average
+
+
+def _recorded_readers(record: _Recorder, service: str, slo: str) -> tuple[Counts, Average]:
+    def counts(purpose: str, seconds: int, at: datetime) -> tuple[float | None, float | None]:
+        errors_q, events_q = recorded_counts_queries(service, slo, _range(seconds))
+        events = _value(record, f"{purpose}events (recorded)", events_q, at)
+        errors = _value(record, f"{purpose}errors (recorded)", errors_q, at)
+        return (None if errors is None else max(0.0, errors), None if events is None else max(0.0, events))
+
+    def average(purpose: str, seconds: int, at: datetime) -> float | None:
+        return _value(record, f"{purpose}ratio (recorded)",
+                      recorded_ratio_average_query(service, slo, _range(seconds)), at)
+
+    return counts, average
+
+
+def _from_counts(service: str, slo: SLOSpec, window: BudgetWindow, excluded: list[Interval], counts: Counts,
+                 record: _Recorder, source: str) -> BudgetReading | None:
+    """Errors over events in the window minus the excluded intervals; None when the window has no events series."""
+    seconds = int(window.seconds)
+    errors, events = counts("", seconds, window.end)
+    if events is None:
         return None
-    return max(0.0, rate) * seconds
+    errors = errors or 0.0
+    excluded_errors = excluded_events = 0.0
+    for interval in excluded:
+        ex_errors, ex_events = counts("excluded ", int(interval.seconds), interval.end)
+        excluded_events += min(ex_events or 0.0, events)
+        excluded_errors += min(ex_errors or 0.0, errors)
+    # Extrapolation at range edges can make a part look a hair larger than the whole; clamp.
+    events_left = max(0.0, events - excluded_events)
+    errors_left = min(events_left, max(0.0, errors - excluded_errors))
+    return BudgetReading(service, slo.name, window.end, window, float(slo.error_budget), errors_left, events_left,
+                         errors - errors_left, events - events_left, excluded, record.records, source)
+
+
+def _from_average(service: str, slo: SLOSpec, window: BudgetWindow, excluded: list[Interval], average: Average,
+                  record: _Recorder, source: str) -> BudgetReading | None:
+    """Ratio SLIs: error-seconds over seconds (a time average), so excluded time leaves both sides."""
+    seconds = int(window.seconds)
+    ratio = average("", seconds, window.end)
+    if ratio is None:
+        return None
+    error_seconds, total_seconds = ratio * seconds, float(seconds)
+    excluded_error_seconds = excluded_seconds = 0.0
+    for interval in excluded:
+        length = int(interval.seconds)
+        excluded_seconds += length
+        excluded_error_seconds += (average("excluded ", length, interval.end) or 0.0) * length
+    seconds_left = max(0.0, total_seconds - excluded_seconds)
+    error_seconds_left = min(seconds_left, max(0.0, error_seconds - excluded_error_seconds))
+    return BudgetReading(service, slo.name, window.end, window, float(slo.error_budget), error_seconds_left,
+                         seconds_left, error_seconds - error_seconds_left, total_seconds - seconds_left, excluded,
+                         record.records, source)
+
+
+def _from_recordings(record: _Recorder, service: str, slo: SLOSpec, window: BudgetWindow,
+                     excluded: list[Interval]) -> BudgetReading | None:
+    """The budget from fireline's recordings, or None when they do not cover the window.
+
+    Covered means the SLI group was recording at the window's start (the day a team adopts fireline
+    it was not: the raw counters answer instead). The SLO's own rolling window without exclusions is
+    one instant read of the recorded window ratio, whatever the window's length; calendar windows and
+    exclusions read the 5m recordings over their spans (one series, not the SLI's raw series).
+    """
+    if _value(record, "recordings at window start", recordings_present_query(service, slo.name),
+              window.start) is None:
+        return None
+    if window.calendar is None and int(window.seconds) * 1000 == slo.window.milliseconds and not excluded:
+        ratio = _value(record, "recorded window ratio", error_ratio_query(service, slo.name, slo.window), window.end)
+        if ratio is None:
+            return None
+        return BudgetReading(service, slo.name, window.end, window, float(slo.error_budget), None, None, 0.0, 0.0,
+                             [], record.records, "recorded", max(0.0, ratio))
+    counts, average = _recorded_readers(record, service, slo.name)
+    if SLIQueries(slo).event_based:
+        return _from_counts(service, slo, window, excluded, counts, record, "recorded")
+    return _from_average(service, slo, window, excluded, average, record, "recorded")
 
 
 def measure_budget(query: QueryFn, service: str, slo: SLOSpec, window: BudgetWindow,
-                   excluded: list[Interval], staleness: Duration) -> BudgetReading | BudgetUnknown:
+                   excluded: list[Interval], staleness: Duration,
+                   source: BudgetSource = "auto") -> BudgetReading | BudgetUnknown:
     """Budget remaining for one SLO; unknown when its events series are absent or stale.
 
-    `excluded` must already be clipped to the window and merged (windows.clip_and_merge).
-    Raises MeasurementUnavailable when the query function cannot reach its source.
+    source: "auto" reads fireline's recordings when they cover the window and the raw counters
+    otherwise; "raw" and "recorded" read only one of them. `excluded` must already be clipped to
+    the window and merged (windows.clip_and_merge). Raises MeasurementUnavailable when the query
+    function cannot reach its source.
     """
     sli = SLIQueries(slo)
     record = _Recorder(query)
@@ -137,43 +254,20 @@ def measure_budget(query: QueryFn, service: str, slo: SLOSpec, window: BudgetWin
         # The first second of a calendar month: nothing has been spent yet.
         return BudgetReading(service, slo.name, at, window, budget, 0.0, 0.0, 0.0, 0.0, [], record.records)
     span = _range(seconds)
-
+    if source != "raw":
+        recorded = _from_recordings(record, service, slo, window, excluded)
+        if recorded is not None:
+            return recorded
+        if source == "recorded":
+            return unknown(f"fireline's recordings of this SLO do not cover {window.describe()} "
+                           "(absent at its start or now): load the generated rules, or read the raw counters")
+    counts, average = _raw_readers(record, sli)
     if sli.event_based:
-        events = _count(record, "events", sli.total(span).text(), at, seconds)
-        if events is None:
+        reading = _from_counts(service, slo, window, excluded, counts, record, "raw")
+        if reading is None:
             return unknown(f"the total query returns no series over {span}: the SLI's events series are absent")
-        errors = _count(record, "errors", sli.errors(span).text(), at, seconds) or 0.0
-        excluded_errors = excluded_events = 0.0
-        for interval in excluded:
-            length = int(interval.seconds)
-            span_text = _range(length)
-            ex_events = _count(record, "excluded events", sli.total(span_text).text(), interval.end, length) or 0.0
-            ex_errors = _count(record, "excluded errors", sli.errors(span_text).text(), interval.end, length) or 0.0
-            excluded_events += min(ex_events, events)
-            excluded_errors += min(ex_errors, errors)
-        # Extrapolation at range edges can make a part look a hair larger than the whole; clamp.
-        events_left = max(0.0, events - excluded_events)
-        errors_left = min(events_left, max(0.0, errors - excluded_errors))
-        return BudgetReading(service, slo.name, at, window, budget, errors_left, events_left,
-                             errors - errors_left, events - events_left, excluded, record.records)
-
-    def average_ratio(purpose: str, length: int, when: datetime) -> float | None:
-        promql = f"avg_over_time(({sli.ratio(RATIO_STEP).text()})[{_range(length)}:{RATIO_STEP}])"
-        value = record(purpose, promql, when)
-        return None if value is None or math.isnan(value) else value
-
-    ratio = average_ratio("ratio", seconds, at)
-    if ratio is None:
+        return reading
+    reading = _from_average(service, slo, window, excluded, average, record, "raw")
+    if reading is None:
         return unknown(f"the ratio query returns no series over {span}: the SLI's series are absent")
-    # Time-weighted: error-seconds over seconds, so excluded time leaves both sides.
-    error_seconds, total_seconds = ratio * seconds, float(seconds)
-    excluded_error_seconds = excluded_seconds = 0.0
-    for interval in excluded:
-        length = int(interval.seconds)
-        part = average_ratio("excluded ratio", length, interval.end)
-        excluded_seconds += length
-        excluded_error_seconds += (part or 0.0) * length
-    seconds_left = max(0.0, total_seconds - excluded_seconds)
-    error_seconds_left = min(seconds_left, max(0.0, error_seconds - excluded_error_seconds))
-    return BudgetReading(service, slo.name, at, window, budget, error_seconds_left, seconds_left,
-                         error_seconds - error_seconds_left, total_seconds - seconds_left, excluded, record.records)
+    return reading

@@ -110,6 +110,7 @@ def reading_inputs(measurement: BudgetReading | BudgetUnknown) -> dict[str, Any]
         "excluded_errors": _json_number(measurement.excluded_errors),
         "excluded_events": _json_number(measurement.excluded_events),
         "excluded": [{"start": i.start.isoformat(), "end": i.end.isoformat()} for i in measurement.excluded],
+        "source": measurement.source,
         "error_budget": measurement.error_budget, "error_ratio": _json_number(measurement.error_ratio),
         "budget_remaining": _json_number(measurement.remaining), "queries": queries,
     }
@@ -162,7 +163,7 @@ class PolicyEngine:
                  if e.service == watched.service and e.slo in (None, watched.slo.name)], window)
             try:
                 results.append(measure_budget(self.query, watched.service, watched.slo, window, excluded,
-                                              self.policy.staleness))
+                                              self.policy.staleness, self.policy.budget_source))
             except MeasurementUnavailable as exc:
                 unreachable = f"Prometheus unreachable: {exc}"
                 results.append(BudgetUnknown(watched.service, watched.slo.name, window.end, unreachable))

@@ -95,6 +95,34 @@ def burn_rate_query(service: str, slo: str, window: Duration, error_budget: Deci
     return Binary("/", ratio, Number.of(error_budget)).text()
 
 
+def error_ratio_query(service: str, slo: str, window: Duration) -> str:
+    """The recorded error ratio of one SLO over a window (the budget group records the SLO window's)."""
+    return Selector(ratio_series(window), _identity_matchers(service, slo)).text()
+
+
+def recorded_counts_queries(service: str, slo: str, span: Duration) -> tuple[str, str]:
+    """Errors and events in the span ending at the query time, from the recorded 5m rates: their mean
+    rate times the span (event-based SLIs). One series each, however many raw series the SLI reads."""
+    seconds = Number.of(Decimal(span.milliseconds) / 1000)
+
+    def count(name: str) -> str:
+        selector = VectorSelector(Selector(name, _identity_matchers(service, slo)))
+        return Binary("*", Call.of("avg_over_time", selector.range(span)), seconds).text()
+
+    return count(ERRORS_5M), count(TOTAL_5M)
+
+
+def recorded_ratio_average_query(service: str, slo: str, span: Duration) -> str:
+    """Time average of the recorded 5m error ratio over the span (ratio SLIs have no event counts)."""
+    selector = VectorSelector(Selector(ratio_series(BASE_WINDOW), _identity_matchers(service, slo)))
+    return Call.of("avg_over_time", selector.range(span)).text()
+
+
+def recordings_present_query(service: str, slo: str) -> str:
+    """A series the SLI group records every evaluation: present at a time = the recordings ran then."""
+    return Selector(ratio_series(BASE_WINDOW), _identity_matchers(service, slo)).text()
+
+
 def traffic_query(service: str | None = None) -> str:
     """Events per second over the 5m base window, recorded for event-based SLIs."""
     return Selector(TOTAL_5M, _identity_matchers(service, None)).text()
@@ -544,7 +572,7 @@ class RulePlan:
 
     # reader queries
     def error_ratio_query(self, window: Duration) -> str:
-        return Selector(ratio_series(window), _identity_matchers(self.service.name, self.slo.name)).text()
+        return error_ratio_query(self.service.name, self.slo.name, window)
 
     def burn_rate_query(self, window: Duration) -> str:
         return burn_rate_query(self.service.name, self.slo.name, window, self.slo.error_budget)

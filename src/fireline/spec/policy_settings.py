@@ -280,6 +280,8 @@ class PolicySettings(Model):
                                         description="unknown this long before anyone is told")
     staleness: DurationField = Field(default=Duration.parse("10m"),
                                      description="no events series within this long = stale")
+    budget_source: Literal["auto", "recorded", "raw"] = Field(
+        default="auto", description="auto: fireline's recordings when they cover the window, else raw counters")
     unknown_notify: list[str] = Field(default_factory=lambda: [TEAM_RECEIVER],
                                       description="receivers told when a budget stays unknown")
     trackers: dict[str, Tracker] = Field(default_factory=dict)
