@@ -21,13 +21,15 @@ $(STAMP): pyproject.toml requirements.lock
 
 # promtool (package prometheus) and amtool (package prometheus-alertmanager) are the real engines
 # the tests run against, victoria-metrics the second engine (with vmagent and vmalert; `stack up
-# --engine victoriametrics`), chromium the browser the UI tests drive; install them from Debian when missing.
+# --engine victoriametrics`), chromium the browser the UI tests drive and `fireline report` prints PDF with,
+# poppler-utils (pdftoppm, pdftotext) to read those PDFs back in tests; install them from Debian when missing.
 tools:
 	@missing=""; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	command -v amtool >/dev/null 2>&1 || missing="$$missing prometheus-alertmanager"; \
 	command -v vmalert >/dev/null 2>&1 || missing="$$missing victoria-metrics"; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	command -v pdftoppm >/dev/null 2>&1 || missing="$$missing poppler-utils"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = "0" ]; then \
 	    echo "installing Debian packages:$$missing"; \

@@ -55,6 +55,10 @@ LAZY_COMMANDS: tuple[LazyCommand, ...] = (
         "capture", "fireline.server.commands",
         "Run a capture server that records Slack/PagerDuty/webhook requests (GET /_capture/requests).",
     ),
+    LazyCommand(
+        "report", "fireline.reports.commands",
+        "How each SLO did over a month, a week or the last N days: HTML, PDF or Markdown.",
+    ),
     LazyCommand("routes", "fireline.routing.commands", "Alertmanager routing: which receivers an alert reaches."),
     LazyCommand(
         "stack", "fireline.stack.commands",

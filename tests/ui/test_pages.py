@@ -246,3 +246,20 @@ def test_pages_render_when_prometheus_is_down(tmp_path: Path, monkeypatch: pytes
         slo = server.client.get("/slos/checkout/availability")
         assert slo.status_code == 200 and "Prometheus could not answer the chart queries" in slo.text
         assert server.client.get("/slos/checkout/nope").status_code == 404
+
+
+def test_report_page_is_the_cli_report_with_its_style_allowed_by_hash(server: InProcess) -> None:
+    incident_id = open_incident(server)
+    response = server.client.get("/reports", params={"period": "last-7d"})
+    assert response.status_code == 200, response.text
+    html = response.text
+    assert "<h1>SLO report last-7d</h1>" in html
+    for slo in SLOS:
+        assert f"<h2>{slo.service} " in html
+    checkout = html.split("<h2>checkout ")[1].split("<h2>")[0]
+    assert f"<td>{incident_id}</td>" in checkout
+    policy = response.headers["content-security-policy"]
+    assert "style-src 'self' 'sha256-" in policy and "script-src 'self'" in policy and "<script" not in html
+    refused = server.client.get("/reports", params={"period": "2026-13"})
+    assert refused.status_code == 400 and "month 13 is not 01-12" in refused.text
+    assert 'href="/reports"' in server.client.get("/").text

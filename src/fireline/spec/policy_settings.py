@@ -11,6 +11,7 @@ the config by `fireline.policy.config.check_policy_references`, which can see ev
 
 from __future__ import annotations
 
+import itertools
 import re
 import string
 from decimal import Decimal
@@ -338,6 +339,11 @@ class PolicySettings(Model):
             if tier.name == name:
                 return tier
         raise KeyError(name)
+
+    def boundaries(self) -> list[tuple[float, str]]:
+        """(ratio, label) for each tier's lower edge, named for the tier below it: (0.25, 'critical below 25%')."""
+        return [(float(upper.min_remaining) / 100, f"{lower.name} below {upper.min_remaining}%")
+                for upper, lower in itertools.pairwise(self.tiers) if upper.min_remaining is not None]
 
     def tier_index(self, name: str) -> int:
         return [t.name for t in self.tiers].index(name)

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 from collections import defaultdict
@@ -333,16 +332,9 @@ def long_windows(entry: CatalogEntry) -> list[str]:
 
 
 def tier_boundaries(ctx: ServerContext) -> list[tuple[float, str]]:
-    """(ratio, label) for each policy tier's lower edge, e.g. (0.25, 'alert below 25%')."""
+    """(ratio, label) for each policy tier's lower edge, e.g. (0.25, 'critical below 25%')."""
     policy = ctx.config.policy
-    if policy is None:
-        return []
-    out = []
-    tiers = policy.tiers
-    for upper, lower in itertools.pairwise(tiers):
-        if upper.min_remaining is not None:
-            out.append((float(upper.min_remaining) / 100, f"{lower.name} below {upper.min_remaining}%"))
-    return out
+    return [] if policy is None else policy.boundaries()
 
 
 def firing_alerts_for(readings: PrometheusReadings, entry: CatalogEntry) -> list[dict[str, str]]:
