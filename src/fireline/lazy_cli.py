@@ -56,6 +56,10 @@ LAZY_COMMANDS: tuple[LazyCommand, ...] = (
         "Run a capture server that records Slack/PagerDuty/webhook requests (GET /_capture/requests).",
     ),
     LazyCommand(
+        "import", "fireline.spec.commands",
+        "Write native fireline specs from Sloth, OpenSLO and Pyrra input; they generate the same rules.",
+    ),
+    LazyCommand(
         "report", "fireline.reports.commands",
         "How each SLO did over a month, a week or the last N days: HTML, PDF or Markdown.",
     ),
