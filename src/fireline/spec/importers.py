@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from fireline.slo.durations import Duration
-from fireline.slo.tiers import DEFAULT_TIERS, error_budget
+from fireline.slo.tiers import DEFAULT_TIERS, decimal_text, error_budget
 from fireline.spec.errors import Problem, SpecError, display_path, field_path
 from fireline.spec.loader import Document, position, validate
 from fireline.spec.models import (
@@ -115,7 +115,117 @@ def _team(labels: dict[str, str], fallback: str) -> str:
     return labels.get("team") or labels.get("owner") or fallback
 
 
-def _sloth_to_native(spec: SlothSpec, window: str) -> dict[str, Any]:
+# Sloth's AlertWindows (`apiVersion: sloth.slok.dev/v1`, `kind: AlertWindows`): the page and
+# ticket window pairs of one SLO period, loaded by Sloth with --slo-period-windows-path.
+
+
+class SlothAlertWindow(Model):
+    error_budget_percent: Number = Field(validation_alias=AliasChoices("errorBudgetPercent"))
+    short_window: DurationField = Field(validation_alias=AliasChoices("shortWindow"))
+    long_window: DurationField = Field(validation_alias=AliasChoices("longWindow"))
+
+    @field_validator("error_budget_percent")
+    @classmethod
+    def _percent(cls, value: Decimal) -> Decimal:
+        if not 0 < value <= 100:
+            raise ValueError(f"errorBudgetPercent must be above 0 and at most 100, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _short(self) -> SlothAlertWindow:
+        if self.short_window >= self.long_window:
+            raise ValueError(f"shortWindow {self.short_window} must be shorter than longWindow {self.long_window}")
+        return self
+
+
+class SlothAlertWindowPair(Model):
+    quick: SlothAlertWindow
+    slow: SlothAlertWindow
+
+
+class SlothAlertWindowsSpec(Model):
+    slo_period: DurationField = Field(validation_alias=AliasChoices("sloPeriod"))
+    page: SlothAlertWindowPair
+    ticket: SlothAlertWindowPair
+
+    @model_validator(mode="after")
+    def _within_period(self) -> SlothAlertWindowsSpec:
+        for name, pair in (("page", self.page), ("ticket", self.ticket)):
+            for speed, window in (("quick", pair.quick), ("slow", pair.slow)):
+                if window.long_window > self.slo_period:
+                    raise ValueError(f"{name}.{speed}.longWindow {window.long_window} is longer than the "
+                                     f"sloPeriod {self.slo_period}")
+        return self
+
+    def tiers(self) -> list[dict[str, Any]]:
+        """fireline tiers with Sloth's meaning: errorBudgetPercent of the period's budget spent over longWindow."""
+        return [{"long": str(w.long_window), "short": str(w.short_window),
+                 "budget_percent": decimal_text(w.error_budget_percent), "severity": severity}
+                for severity, pair in (("page", self.page), ("ticket", self.ticket)) for w in (pair.quick, pair.slow)]
+
+
+class SlothAlertWindowsDoc(Model):
+    api_version: str = Field(validation_alias=AliasChoices("apiVersion"))
+    kind: str
+    spec: SlothAlertWindowsSpec
+
+
+@dataclass
+class SlothWindows:
+    """The AlertWindows among the inputs: Sloth SLOs take the chosen period and its window pairs."""
+
+    period: str = SLOTH_DEFAULT_WINDOW
+    tiers: list[dict[str, Any]] | None = None
+    source: str | None = None  # file:line of the AlertWindows document in use
+
+
+def collect_sloth_windows(documents: list[Document], detect: Callable[[Any], str | None]
+                          ) -> tuple[SlothWindows, list[Problem]]:
+    """Validate every AlertWindows document; choose the one Sloth would use.
+
+    Sloth uses the windows of its default SLO period (30d). fireline reads no Sloth CLI flags, so:
+    the 30d AlertWindows when one is given, else the only one given (its period becomes the Sloth
+    SLOs' window, as `--default-slo-period` would); several without a 30d one are ambiguous.
+    """
+    found: list[tuple[Document, SlothAlertWindowsDoc]] = []
+    problems: list[Problem] = []
+    for doc in documents:
+        if detect(doc.data) != "sloth/alert-windows":
+            continue
+        try:
+            found.append((doc, validate(SlothAlertWindowsDoc, doc.data, doc.path)))
+        except SpecError as exc:
+            problems.extend(exc.problems)
+    if not found:
+        return SlothWindows(), problems
+    periods: dict[Duration, tuple[Document, SlothAlertWindowsDoc]] = {}
+    for doc, windows in found:
+        period = windows.spec.slo_period
+        if period in periods:
+            first = periods[period][0]
+            problems.append(Problem(display_path(doc.path), *position(doc.data, ("spec", "sloPeriod")),
+                                    "spec.sloPeriod", f"AlertWindows for sloPeriod {period} are also given in "
+                                    f"{display_path(first.path)}:{position(first.data, ())[0]}"))
+            continue
+        periods[period] = (doc, windows)
+    default = Duration.parse(SLOTH_DEFAULT_WINDOW)
+    if default in periods:
+        chosen = periods[default]
+    elif len(periods) == 1:
+        chosen = next(iter(periods.values()))
+    else:
+        doc = found[0][0]
+        problems.append(Problem(display_path(doc.path), *position(doc.data, ()), "spec.sloPeriod",
+                                f"AlertWindows for {', '.join(sorted(str(p) for p in periods))} and none for "
+                                f"Sloth's default period {SLOTH_DEFAULT_WINDOW}: give one AlertWindows (its period "
+                                "becomes the Sloth SLOs' window) or one for 30d"))
+        return SlothWindows(), problems
+    doc, windows = chosen
+    return (SlothWindows(str(windows.spec.slo_period), windows.spec.tiers(),
+                         f"{display_path(doc.path)}:{position(doc.data, ())[0]}"), problems)
+
+
+def _sloth_to_native(spec: SlothSpec, window: str, tiers: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     # fireline sets service/slo/team itself; Sloth users often carry team/owner in labels.
     reserved = {"service", "slo", "team"}
     svc_labels = {k: v for k, v in spec.labels.items() if k not in reserved}
@@ -140,6 +250,7 @@ def _sloth_to_native(spec: SlothSpec, window: str) -> dict[str, Any]:
             "sli": sli,
             "alerting": {
                 "name": alerting.name,
+                **({"tiers": tiers} if tiers is not None else {}),
                 "annotations": alerting.annotations,
                 "page": {"disable": page.disable, "labels": {**base, **page.labels},
                          "annotations": page.annotations},
@@ -806,20 +917,26 @@ def _native(native: dict[str, Any], doc: Document, what: str, origin: Callable[[
         raise SpecError(problems) from None
 
 
-def convert(fmt: str, doc: Document, *, sloth_window: str = SLOTH_DEFAULT_WINDOW,
+def convert(fmt: str, doc: Document, *, sloth_windows: SlothWindows | None = None,
             openslo: OpenSLOBundle | None = None) -> list[ServiceSpec]:
-    """The services of one document; OpenSLO refs resolve against openslo (all given files)."""
+    """The services of one document; OpenSLO refs resolve against openslo (all given files), Sloth SLOs
+    take the period and window pairs of the AlertWindows given (sloth_windows)."""
+    windows = sloth_windows or SlothWindows()
     if fmt == "fireline/Service":
         return [validate(ServiceSpec, doc.data, doc.path)]
+    if fmt == "sloth/alert-windows":
+        return []  # checked by collect_sloth_windows; applied to the Sloth SLOs
     if fmt == "sloth/prometheus-v1":
         sloth: SlothSpec = validate(SlothPrometheusV1, doc.data, doc.path)
-        return [_native(_sloth_to_native(sloth, sloth_window), doc, "Sloth", _sloth_origin((), camel=False))]
+        return [_native(_sloth_to_native(sloth, windows.period, windows.tiers), doc, "Sloth",
+                        _sloth_origin((), camel=False))]
     if fmt == "sloth/k8s":
         if not isinstance(doc.data.get("spec"), dict):
             raise SpecError([Problem(display_path(doc.path), *position(doc.data, ("spec",)), "spec",
                                      "expected a mapping with service and slos")])
         sloth = validate(SlothSpec, doc.data["spec"], doc.path, ("spec",))
-        return [_native(_sloth_to_native(sloth, sloth_window), doc, "Sloth", _sloth_origin(("spec",), camel=True))]
+        return [_native(_sloth_to_native(sloth, windows.period, windows.tiers), doc, "Sloth",
+                        _sloth_origin(("spec",), camel=True))]
     if fmt == "openslo/object":
         return []  # checked by collect_openslo; Service, SLI, DataSource and alerting documents hold no SLO
     if fmt in OPENSLO_APIS:
@@ -839,4 +956,4 @@ def convert(fmt: str, doc: Document, *, sloth_window: str = SLOTH_DEFAULT_WINDOW
     raise AssertionError(f"unhandled format {fmt}")
 
 
-__all__ = ["check_promql", "collect_openslo", "convert"]
+__all__ = ["check_promql", "collect_openslo", "collect_sloth_windows", "convert"]

@@ -210,6 +210,8 @@ def detect_format(data: Any) -> str | None:
         return "sloth/prometheus-v1"
     if api == "sloth.slok.dev/v1" and kind == "PrometheusServiceLevel":
         return "sloth/k8s"
+    if api == "sloth.slok.dev/v1" and kind == "AlertWindows":
+        return "sloth/alert-windows"
     if api in ("openslo/v1", "openslo/v1alpha"):
         if kind == "SLO":
             return str(api)
@@ -227,7 +229,7 @@ def detect_format(data: Any) -> str | None:
 IMPORTED_FORMATS = ("sloth/prometheus-v1", "sloth/k8s", "openslo/v1", "openslo/v1alpha", "pyrra/v1alpha1")
 UNRECOGNISED = (
     "not a recognised spec: expected apiVersion fireline/v1 (kind Service or Config), Sloth version "
-    "prometheus/v1 or kind PrometheusServiceLevel, OpenSLO openslo/v1 or openslo/v1alpha, or Pyrra "
+    "prometheus/v1, kind PrometheusServiceLevel or AlertWindows, OpenSLO openslo/v1 or openslo/v1alpha, or Pyrra "
     "pyrra.dev/v1alpha1 ServiceLevelObjective"
 )
 
@@ -245,7 +247,8 @@ def load_services(paths: Iterable[Path]) -> list[LoadedService]:
 
     All problems across all files are collected before raising, so one run shows them all.
     """
-    from fireline.spec.importers import collect_openslo, convert  # local: importers use validate() from here
+    # local: importers use validate() from here
+    from fireline.spec.importers import collect_openslo, collect_sloth_windows, convert
 
     services: list[LoadedService] = []
     problems: list[Problem] = []
@@ -265,6 +268,9 @@ def load_services(paths: Iterable[Path]) -> list[LoadedService]:
     # OpenSLO's indicatorRef and metricSourceRef may point into any of the given files.
     openslo, openslo_problems = collect_openslo(documents)
     problems.extend(openslo_problems)
+    # Sloth's AlertWindows apply to every Sloth SLO given with them.
+    sloth_windows, window_problems = collect_sloth_windows(documents, detect_format)
+    problems.extend(window_problems)
     for doc in documents:
         fmt = detect_format(doc.data)
         if fmt == "fireline/Config":
@@ -277,7 +283,8 @@ def load_services(paths: Iterable[Path]) -> list[LoadedService]:
                     display_path(doc.path), *position(doc.data, ("apiVersion",)), "apiVersion",
                     f"OpenSLO {doc.data.get('apiVersion')} is not supported: use openslo/v1 or openslo/v1alpha",
                 )])
-            services.extend(LoadedService(s, doc.path, fmt) for s in convert(fmt, doc, openslo=openslo))
+            services.extend(LoadedService(s, doc.path, fmt)
+                            for s in convert(fmt, doc, openslo=openslo, sloth_windows=sloth_windows))
         except SpecError as exc:
             problems.extend(exc.problems)
     merged = _merge_services(services, problems)
