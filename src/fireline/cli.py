@@ -59,11 +59,15 @@ def load_specs_or_exit(paths: list[Path]) -> list[LoadedService]:
     from fireline.spec.loader import load_services
 
     try:
-        return load_services(paths)
+        services = load_services(paths)
     except SpecError as exc:
         for problem in exc.problems:
             err_console.print(f"[red]error:[/red] {escape(str(problem))}", soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from None
+    for loaded in services:
+        for warning in loaded.warnings:
+            err_console.print(f"[yellow]warning:[/yellow] {escape(str(warning))}", soft_wrap=True)
+    return services
 
 
 def load_config_or_exit(path: Path | None) -> Config | None:

@@ -27,6 +27,9 @@ def import_specs(
         for problem in exc.problems:
             typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(EXIT_USAGE) from None
+    for loaded in services:
+        for warning in loaded.warnings:
+            typer.echo(f"warning: {warning}", err=True)
     foreign = [s for s in services if s.format != NATIVE]
     for native in (s for s in services if s.format == NATIVE):
         typer.echo(f"skipped {display_path(native.source)}: {native.spec.name} is already a fireline/v1 spec")

@@ -111,6 +111,50 @@ class SlothPrometheusV1(SlothSpec):
     version: str
 
 
+# What each known Sloth SLO plugin does that fireline's rules do not: said as a warning, never silently
+# dropped. Core plugins are the steps of Sloth's own generator; fireline has its own (docs/series.md).
+_SLOTH_PLUGINS = {
+    "sloth.dev/core/validate/v1": "a step of Sloth's own generator; fireline validates specs itself",
+    "sloth.dev/core/sli_rules/v1": "a step of Sloth's own generator; fireline writes its own SLI recordings",
+    "sloth.dev/core/metadata_rules/v1": "a step of Sloth's own generator; fireline writes no sloth_* metadata series",
+    "sloth.dev/core/alert_rules/v1": "a step of Sloth's own generator; fireline writes its own alerts",
+    "sloth.dev/core/debug/v1": "logs in Sloth only; nothing to apply",
+    "sloth.dev/core/noop/v1": "does nothing in Sloth either",
+    "sloth.dev/contrib/denominator_corrected_rules/v1": (
+        "fireline's 1d, 3d and SLO-window ratios are already weighted by traffic (docs/series.md); "
+        "no slo:numerator_correction series are written"),
+    "sloth.dev/contrib/info_labels/v1": (
+        "its labels go on Sloth's sloth_slo_info series, which fireline does not write; put them in the "
+        "SLO's labels to have them on every series"),
+    "sloth.dev/contrib/remove_labels/v1": "fireline keeps the spec's labels on its series; remove them from the spec",
+    "sloth.dev/contrib/rule_intervals/v1": (
+        "fireline evaluates the SLI group at the global interval and the budget group every 2m30s"),
+    "sloth.dev/contrib/error_budget_exhausted_alert/v1": (
+        "fireline's budget alerts (alerting.budget, warning and critical levels) take its place"),
+    "sloth.dev/contrib/validate_victoria_metrics/v1": "generate with --target vmalert for VictoriaMetrics",
+}
+
+
+def sloth_plugin_warnings(doc: Document, spec: SlothSpec, base: tuple[str, ...], camel: bool) -> list[Problem]:
+    """One warning per SLO plugin of a Sloth spec (group-wide and per SLO): named, with what is not applied."""
+    found: list[tuple[tuple[int | str, ...], Any]] = []
+    group_key = "sloPlugins" if camel else "slo_plugins"
+    if isinstance(spec.slo_plugins, dict):
+        found += [((*base, group_key, "chain", i), item) for i, item in enumerate(spec.slo_plugins.get("chain") or [])]
+    for index, slo in enumerate(spec.slos):
+        if isinstance(slo.plugins, dict):
+            found += [((*base, "slos", index, "plugins", "chain", i), item)
+                      for i, item in enumerate(slo.plugins.get("chain") or [])]
+    warnings = []
+    for loc, item in found:
+        plugin = str(item.get("id", "")) if isinstance(item, dict) else ""
+        what = _SLOTH_PLUGINS.get(plugin, "a plugin fireline does not know: whatever it changes in Sloth's rules "
+                                          "is missing from fireline's")
+        warnings.append(Problem(display_path(doc.path), *position(doc.data, loc), field_path(loc),
+                                f"Sloth SLO plugin {plugin or '(no id)'} is not applied: {what}"))
+    return warnings
+
+
 def _team(labels: dict[str, str], fallback: str) -> str:
     return labels.get("team") or labels.get("owner") or fallback
 
@@ -918,16 +962,19 @@ def _native(native: dict[str, Any], doc: Document, what: str, origin: Callable[[
 
 
 def convert(fmt: str, doc: Document, *, sloth_windows: SlothWindows | None = None,
-            openslo: OpenSLOBundle | None = None) -> list[ServiceSpec]:
+            openslo: OpenSLOBundle | None = None, warnings: list[Problem] | None = None) -> list[ServiceSpec]:
     """The services of one document; OpenSLO refs resolve against openslo (all given files), Sloth SLOs
-    take the period and window pairs of the AlertWindows given (sloth_windows)."""
+    take the period and window pairs of the AlertWindows given (sloth_windows). What is read but not
+    applied (Sloth SLO plugins) is added to warnings."""
     windows = sloth_windows or SlothWindows()
+    said = warnings if warnings is not None else []
     if fmt == "fireline/Service":
         return [validate(ServiceSpec, doc.data, doc.path)]
     if fmt == "sloth/alert-windows":
         return []  # checked by collect_sloth_windows; applied to the Sloth SLOs
     if fmt == "sloth/prometheus-v1":
         sloth: SlothSpec = validate(SlothPrometheusV1, doc.data, doc.path)
+        said.extend(sloth_plugin_warnings(doc, sloth, (), camel=False))
         return [_native(_sloth_to_native(sloth, windows.period, windows.tiers), doc, "Sloth",
                         _sloth_origin((), camel=False))]
     if fmt == "sloth/k8s":
@@ -935,6 +982,7 @@ def convert(fmt: str, doc: Document, *, sloth_windows: SlothWindows | None = Non
             raise SpecError([Problem(display_path(doc.path), *position(doc.data, ("spec",)), "spec",
                                      "expected a mapping with service and slos")])
         sloth = validate(SlothSpec, doc.data["spec"], doc.path, ("spec",))
+        said.extend(sloth_plugin_warnings(doc, sloth, ("spec",), camel=True))
         return [_native(_sloth_to_native(sloth, windows.period, windows.tiers), doc, "Sloth",
                         _sloth_origin(("spec",), camel=True))]
     if fmt == "openslo/object":

@@ -43,6 +43,8 @@ class LoadedService:
     spec: ServiceSpec
     source: Path
     format: str  # fireline/v1, sloth/prometheus-v1, sloth/k8s, openslo/v1, openslo/v1alpha
+    # What was read but is not applied (e.g. Sloth SLO plugins): said, never silently dropped.
+    warnings: tuple[Problem, ...] = ()
 
 
 def read_documents(path: Path) -> list[Document]:
@@ -283,8 +285,9 @@ def load_services(paths: Iterable[Path]) -> list[LoadedService]:
                     display_path(doc.path), *position(doc.data, ("apiVersion",)), "apiVersion",
                     f"OpenSLO {doc.data.get('apiVersion')} is not supported: use openslo/v1 or openslo/v1alpha",
                 )])
-            services.extend(LoadedService(s, doc.path, fmt)
-                            for s in convert(fmt, doc, openslo=openslo, sloth_windows=sloth_windows))
+            said: list[Problem] = []
+            converted = convert(fmt, doc, openslo=openslo, sloth_windows=sloth_windows, warnings=said)
+            services.extend(LoadedService(s, doc.path, fmt, tuple(said)) for s in converted)
         except SpecError as exc:
             problems.extend(exc.problems)
     merged = _merge_services(services, problems)
@@ -330,7 +333,7 @@ def _merge_services(services: list[LoadedService], problems: list[Problem]) -> l
         labels = {**loaded.spec.metadata.labels, **first.spec.metadata.labels}
         metadata = first.spec.metadata.model_copy(update={"labels": labels})
         seen[loaded.spec.name] = LoadedService(first.spec.model_copy(update={"spec": body, "metadata": metadata}),
-                                               first.source, first.format)
+                                               first.source, first.format, first.warnings + loaded.warnings)
     return list(seen.values())
 
 
