@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -177,3 +178,45 @@ def test_forced_sources(client: PrometheusClient, tmp_path: Path) -> None:
     late = _measure(client, tmp_path, datetime(2026, 9, 20, tzinfo=UTC), source="raw")
     assert isinstance(late, BudgetReading) and late.source == "raw"
     assert START < ADOPTED
+
+
+def _engine(client: PrometheusClient, tmp: Path, batched: bool) -> Any:
+    from fireline.policy.engine import PolicyEngine, prometheus_vector_query, watched_slos
+
+    from .harness import config_for
+
+    key = tmp / "key"
+    key.write_text("R0UTINGKEY0123456789abcdef012345\n", encoding="utf-8")
+    config = config_for("http://127.0.0.1:9", client.url, key)
+    spec = tmp / "checkout.yaml"
+    spec.write_text(SPEC, encoding="utf-8")
+    assert config.policy is not None
+    return PolicyEngine(config, config.policy, watched_slos(load_services([spec])), None,  # type: ignore[arg-type]
+                        prometheus_query(client), notifier=None, open_incident=None,  # type: ignore[arg-type]
+                        vector_query=prometheus_vector_query(client) if batched else None)
+
+
+def test_the_engine_reads_every_recorded_budget_in_a_few_queries(client: PrometheusClient, history: History,
+                                                                  tmp_path: Path) -> None:
+    from fireline.policy.tables import BudgetExclusion
+
+    batched, single = _engine(client, tmp_path, True), _engine(client, tmp_path, False)
+    at = datetime(2026, 9, 14, 12, tzinfo=UTC)
+    [reading] = batched.measure(at, [])
+    [one] = single.measure(at, [])
+    assert isinstance(reading, BudgetReading) and isinstance(one, BudgetReading)
+    assert reading.source == one.source == "recorded"
+    assert [q.purpose for q in reading.queries] == [
+        "freshness (recorded, all SLOs)", "recordings at window start (all SLOs)", "recorded window ratio (all SLOs)"]
+    assert reading.remaining == pytest.approx(one.remaining)
+    assert reading.remaining * 100 == pytest.approx(history.remaining(at - WINDOW, at) * 100, abs=0.3)
+    # An exclusion needs counts over its interval: that SLO is read on its own.
+    burst = BURSTS[2]
+    exclusion = BudgetExclusion(service="checkout", slo=None, start=burst.start, end=burst.end, reason="maintenance",
+                                approved_by="x", note="", created_at=at, created_by="x")
+    [excluded] = batched.measure(at, [exclusion])
+    assert isinstance(excluded, BudgetReading) and excluded.excluded_events > 0
+    assert not any("all SLOs" in q.purpose for q in excluded.queries)
+    # Before the recordings cover the window the batch has nothing and the raw counters answer.
+    [early] = batched.measure(datetime(2026, 9, 3, 12, tzinfo=UTC), [])
+    assert isinstance(early, BudgetReading) and early.source == "raw"

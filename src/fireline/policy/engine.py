@@ -21,7 +21,16 @@ from sqlalchemy.orm import Session
 
 from fireline.clients.prometheus import PrometheusClient, PrometheusQueryError, PrometheusUnavailable
 from fireline.policy.actions import ActionKind, PlannedAction, plan_transition, plan_unknown_notice
-from fireline.policy.budget import BudgetReading, BudgetUnknown, MeasurementUnavailable, QueryFn, measure_budget
+from fireline.policy.budget import (
+    BatchItem,
+    BudgetReading,
+    BudgetUnknown,
+    MeasurementUnavailable,
+    QueryFn,
+    VectorQueryFn,
+    measure_budget,
+    measure_recorded_batch,
+)
 from fireline.policy.decide import SLOState, decide
 from fireline.policy.gate import GateAnswer, gate_decision
 from fireline.policy.settings import ChangeClass, PolicySettings
@@ -88,6 +97,15 @@ def prometheus_query(client: PrometheusClient) -> QueryFn:
     return query
 
 
+def prometheus_vector_query(client: PrometheusClient) -> VectorQueryFn:
+    def query(promql: str, at: datetime) -> list[tuple[dict[str, str], float]]:
+        try:
+            return [(sample.labels, sample.value) for sample in client.query(promql, at)]
+        except PrometheusUnavailable as exc:
+            raise MeasurementUnavailable(str(exc)) from None
+    return query
+
+
 def _state_of(row: PolicySLOState | None, service: str, slo: str) -> SLOState:
     if row is None:
         return SLOState(service, slo)
@@ -120,7 +138,7 @@ class PolicyEngine:
     def __init__(self, config: Config, policy: PolicySettings, slos: Sequence[WatchedSLO], db: Database,
                  query: QueryFn | None, *, notifier: Notifier, open_incident: IncidentOpener,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 ticket_transport: Any = None) -> None:
+                 ticket_transport: Any = None, vector_query: VectorQueryFn | None = None) -> None:
         self.config = config
         self.policy = policy
         self.slos = list(slos)
@@ -130,6 +148,8 @@ class PolicyEngine:
         self.open_incident = open_incident
         self.clock = clock
         self.ticket_transport = ticket_transport
+        # With it, the recorded budgets of all SLOs are read in a few queries (measure_recorded_batch).
+        self.vector_query = vector_query
 
     # --- lookup -------------------------------------------------------------------------------
 
@@ -145,22 +165,43 @@ class PolicyEngine:
 
     # --- the cycle ----------------------------------------------------------------------------
 
+    def _excluded(self, watched: WatchedSLO, window: BudgetWindow, exclusions: list[BudgetExclusion]) -> list[Interval]:
+        return clip_and_merge([Interval(e.start, e.end) for e in exclusions
+                               if e.service == watched.service and e.slo in (None, watched.slo.name)], window)
+
+    def _batch(self, at: datetime, exclusions: list[BudgetExclusion]) -> dict[tuple[str, str], BudgetReading]:
+        """The recorded budgets read for all SLOs at once; {} when not asked for or not possible."""
+        if self.vector_query is None or self.query is None or self.policy.budget_source == "raw":
+            return {}
+        items = []
+        for watched in self.slos:
+            window = self.window_of(watched, at)
+            items.append(BatchItem(watched.service, watched.slo, window, self._excluded(watched, window, exclusions)))
+        try:
+            return measure_recorded_batch(self.vector_query, items, at.astimezone(UTC).replace(microsecond=0),
+                                          self.policy.staleness)
+        except (MeasurementUnavailable, PrometheusQueryError) as exc:
+            log.info("policy: reading all recorded budgets at once failed (%s); reading them one by one", exc)
+            return {}
+
     def measure(self, at: datetime, exclusions: list[BudgetExclusion]) -> list[BudgetReading | BudgetUnknown]:
         results: list[BudgetReading | BudgetUnknown] = []
         unreachable: str | None = None
+        batch = self._batch(at, exclusions)
         for watched in self.slos:
             window = self.window_of(watched, at)
             if self.query is None:
                 results.append(BudgetUnknown(watched.service, watched.slo.name, window.end,
                                              "prometheus.url is not set in fireline.yaml"))
                 continue
+            if (found := batch.get((watched.service, watched.slo.name))) is not None:
+                results.append(found)
+                continue
             if unreachable is not None:
                 # One unreachable Prometheus is enough to know: do not wait for N more timeouts.
                 results.append(BudgetUnknown(watched.service, watched.slo.name, window.end, unreachable))
                 continue
-            excluded = clip_and_merge(
-                [Interval(e.start, e.end) for e in exclusions
-                 if e.service == watched.service and e.slo in (None, watched.slo.name)], window)
+            excluded = self._excluded(watched, window, exclusions)
             try:
                 results.append(measure_budget(self.query, watched.service, watched.slo, window, excluded,
                                               self.policy.staleness, self.policy.budget_source))

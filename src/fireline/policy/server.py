@@ -20,7 +20,13 @@ from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session
 
 from fireline.clients.prometheus import PrometheusClient, PrometheusUnavailable
-from fireline.policy.engine import IncidentRequest, PolicyEngine, prometheus_query, watched_slos
+from fireline.policy.engine import (
+    IncidentRequest,
+    PolicyEngine,
+    prometheus_query,
+    prometheus_vector_query,
+    watched_slos,
+)
 from fireline.policy.notices import outbox_notifier
 from fireline.policy.settings import ChangeClass
 from fireline.server.context import Job, ServerContext, ServerExtension
@@ -100,7 +106,8 @@ class PolicyRuntime:
             query = prometheus_query(self.client)
         self.engine = PolicyEngine(config, config.policy, watched_slos(services), ctx.db, query,
                                    notifier=outbox_notifier(config), open_incident=incident_opener(config),
-                                   clock=ctx.clock)
+                                   clock=ctx.clock,
+                                   vector_query=prometheus_vector_query(self.client) if self.client else None)
         ctx.metrics.registry.register(PolicyCollector(self))
 
     def cycle(self, _ctx: ServerContext, now: datetime) -> None:

@@ -123,6 +123,21 @@ def recordings_present_query(service: str, slo: str) -> str:
     return Selector(ratio_series(BASE_WINDOW), _identity_matchers(service, slo)).text()
 
 
+def recorded_fresh_query(span: Duration) -> str:
+    """Every SLO whose SLI group recorded its 5m ratio within the span: one instant query for all SLOs."""
+    return Call.of("present_over_time", VectorSelector(Selector(ratio_series(BASE_WINDOW), ())).range(span)).text()
+
+
+def recordings_present_all_query() -> str:
+    """Every SLO's recorded 5m ratio (present at a time = its recordings ran then), for one instant query."""
+    return Selector(ratio_series(BASE_WINDOW), ()).text()
+
+
+def window_ratio_all_query(window: Duration) -> str:
+    """The recorded error ratio over a window of every SLO that records one, for one instant query."""
+    return Selector(ratio_series(window), ()).text()
+
+
 def traffic_query(service: str | None = None) -> str:
     """Events per second over the 5m base window, recorded for event-based SLIs."""
     return Selector(TOTAL_5M, _identity_matchers(service, None)).text()
