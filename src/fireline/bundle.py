@@ -13,7 +13,7 @@ from pathlib import Path
 from fireline.dashboards.grafana import render_dashboard
 from fireline.routing.expected import alertmanager_files
 from fireline.rules.generate import rule_groups
-from fireline.rules.plan import GenerateOptions
+from fireline.rules.plan import DEFAULT_RUNBOOK_BASE, GenerateOptions
 from fireline.rules.testgen import render_tests_file
 from fireline.runbooks.generate import runbook_files
 from fireline.spec.config import Config
@@ -31,12 +31,13 @@ class BundleContext:
     out: Path
     config: Config | None = None
     rule_format: RuleFormat = RuleFormat.PROMETHEUS
+    compat: str | None = None  # "sloth": Sloth's labels and metadata series as well
     written: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def options(self) -> GenerateOptions:
         base = _runbook_base(self.config)
-        return GenerateOptions(runbook_base_url=base) if base else GenerateOptions()
+        return GenerateOptions(runbook_base_url=base or DEFAULT_RUNBOOK_BASE, compat=self.compat)
 
     def write(self, relative: str, text: str) -> Path:
         path = self.out / relative
@@ -69,7 +70,7 @@ def write_prometheus_rules(ctx: BundleContext) -> None:
     for loaded in ctx.services:
         spec, source = loaded.spec, loaded.source.name
         # Tests always name the plain rule file; `fireline check` extracts it from any other target.
-        tests = render_tests_file(spec, f"../{spec.name}.rules.yml", source)
+        tests = render_tests_file(spec, f"../{spec.name}.rules.yml", source, options=options)
         ctx.write(f"prometheus/tests/{spec.name}.test.yml", tests.text)
         if tests.standin_rules is not None and tests.standin_tests is not None:
             ctx.write(f"prometheus/tests/{spec.name}.standin.rules.yml", tests.standin_rules)

@@ -93,14 +93,20 @@ def generate(
     config: Annotated[Path | None, typer.Option("--config", "-c", help="fireline.yaml (kind: Config).")] = None,
     target: Annotated[TargetOption, typer.Option("--target", "--format", help="Where the rules run: the layout "
                                                  "of the rule files (docs/targets.md).")] = TargetOption.PROMETHEUS,
+    compat: Annotated[str | None, typer.Option(
+        "--compat", help="sloth: also Sloth's labels (sloth_id, sloth_service, sloth_slo, sloth_severity) and "
+                         "metadata series, so Sloth's dashboards, routes and silences keep working.")] = None,
 ) -> None:
     """Write Prometheus rules, promtool tests and the rest of the bundle for the SLO specs."""
     from fireline.bundle import BundleContext, generate_bundle
+    from fireline.rules.plan import COMPAT_MODES
     from fireline.targets.layout import RulerLimitError, Target
 
+    if compat is not None and compat not in COMPAT_MODES:
+        raise fail(f"--compat {compat!r}: use {', '.join(COMPAT_MODES)}")
     services = load_specs_or_exit(specs)
     ctx = BundleContext(services=services, out=out, config=load_config_or_exit(config),
-                        rule_format=Target(target.value))
+                        rule_format=Target(target.value), compat=compat)
     try:
         generate_bundle(ctx)
     except RulerLimitError as exc:

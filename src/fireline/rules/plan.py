@@ -34,6 +34,14 @@ BUDGET_REMAINING = "slo:error_budget_remaining:ratio"
 _RATIO_PREFIX = "slo:sli_error:ratio_rate"
 _RATIO_NAME_RE = re.compile(re.escape(_RATIO_PREFIX) + r"(.+)$")
 
+# Sloth's names, written with `--compat sloth` so that Sloth's dashboards, routes and silences keep working.
+SLOTH_TIME_PERIOD_DAYS = "slo:time_period:days"
+SLOTH_CURRENT_BURN_RATE = "slo:current_burn_rate:ratio"
+SLOTH_PERIOD_BURN_RATE = "slo:period_burn_rate:ratio"
+SLOTH_PERIOD_BUDGET_REMAINING = "slo:period_error_budget_remaining:ratio"
+SLOTH_INFO = "sloth_slo_info"
+COMPAT_MODES = ("sloth",)
+
 DEFAULT_RUNBOOK_BASE = "runbooks"
 # The SLO-window rules read days of recorded samples: evaluated every 30s they were most of the
 # cost of a rule set (bench/RESULTS.md). Budget remaining moves slowly, so they get their own group.
@@ -237,6 +245,12 @@ def runbook_file(service: str, slo: str, kind: str) -> str:
 @dataclass(frozen=True)
 class GenerateOptions:
     runbook_base_url: str = DEFAULT_RUNBOOK_BASE
+    compat: str | None = None  # "sloth": Sloth's labels and metadata series besides fireline's
+
+
+def sloth_labels(service: str, slo: str) -> dict[str, str]:
+    """The labels Sloth puts on every series of an SLO (its default sloth_id is service-slo)."""
+    return {"sloth_id": f"{service}-{slo}", "sloth_service": service, "sloth_slo": slo}
 
 
 def windows(slo: SLOSpec) -> list[Duration]:
@@ -288,8 +302,10 @@ class _Builder:
         self.budget = slo.error_budget
         self.matchers = _identity_matchers(service.name, slo.name)
         # Labels on every rule: identity first, then the user's, sorted for stable output.
+        self.sloth = options.compat == "sloth"
         self.labels = {
             **identity(service.name, slo.name),
+            **(sloth_labels(service.name, slo.name) if self.sloth else {}),
             **dict(sorted({**service.metadata.labels, **slo.labels}.items())),
         }
 
@@ -368,6 +384,24 @@ class _Builder:
             self.record(ERROR_BUDGET, Call.of("vector", Number.of(self.budget)), Source.CONSTANT),
             self.record(WINDOW_SECONDS, Call.of("vector", Number.of(seconds)), Source.CONSTANT),
             self.record(BUDGET_REMAINING, remaining, Source.RECORDED, self.slo.window),
+            *(self.sloth_metadata() if self.sloth else []),
+        ]
+
+    def sloth_metadata(self) -> list[Recording]:
+        """Sloth's metadata series, for its Grafana dashboards (same names, labels and meaning)."""
+        days = Decimal(self.slo.window.milliseconds) / 86_400_000
+        period_burn = Binary("/", self.ratio(self.slo.window), Number.of(self.budget))
+        info = self.record(SLOTH_INFO, Call.of("vector", Number.of(1)), Source.CONSTANT)
+        info.labels.update({"sloth_mode": "fireline-compat", "sloth_objective": decimal_text(self.slo.objective),
+                            "sloth_spec": "prometheus/v1", "sloth_version": "fireline"})
+        return [
+            self.record(SLOTH_TIME_PERIOD_DAYS, Call.of("vector", Number.of(days)), Source.CONSTANT),
+            self.record(SLOTH_CURRENT_BURN_RATE, Binary("/", self.ratio(BASE_WINDOW), Number.of(self.budget)),
+                        Source.RECORDED, BASE_WINDOW),
+            self.record(SLOTH_PERIOD_BURN_RATE, period_burn, Source.RECORDED, self.slo.window),
+            self.record(SLOTH_PERIOD_BUDGET_REMAINING, Binary("-", Number.of(1), self.series(SLOTH_PERIOD_BURN_RATE)),
+                        Source.RECORDED, self.slo.window),
+            info,
         ]
 
     def runbook(self, kind: str) -> str:
@@ -390,6 +424,7 @@ class _Builder:
             "team": self.service.spec.team,
             **self.slo.alerting.labels,
             **cfg.labels,
+            **({"sloth_severity": severity.value} if self.sloth else {}),
             "fireline_severity": severity.value,
         }
 

@@ -27,7 +27,7 @@ from typing import Any
 from fireline.promql import Aggregate, Binary, Call, Number, VectorSelector
 from fireline.promql.selectors import Matcher, Selector
 from fireline.rules.generate import render_rules_file
-from fireline.rules.plan import AlertKind, RulePlan, group_name
+from fireline.rules.plan import BUDGET_REMAINING, AlertKind, GenerateOptions, RulePlan, group_name
 from fireline.rules.series import InputSeries, plan_series
 from fireline.rules.sli import BASE_WINDOW
 from fireline.slo.durations import Duration
@@ -110,9 +110,10 @@ def _count_is(expr: str, minute: int, value: int) -> dict[str, Any]:
 
 
 class _SLOTests:
-    def __init__(self, service: ServiceSpec, slo: SLOSpec, plan: list[InputSeries], *, label: str = "") -> None:
+    def __init__(self, service: ServiceSpec, slo: SLOSpec, plan: list[InputSeries], *, label: str = "",
+                 options: GenerateOptions | None = None) -> None:
         self.service, self.slo, self.plan = service, slo, plan
-        self.rules = RulePlan.build(service, slo)
+        self.rules = RulePlan.build(service, slo, options)
         self.alert = self.rules.burn_alerts()[0].name if self.rules.burn_alerts() else ""
         self.identity = {"alertname": self.alert, "service": service.name, "slo": slo.name}
         self.label = label
@@ -187,8 +188,9 @@ class _SLOTests:
         )
 
     def _record_labels(self) -> str:
-        return _selector(dict(sorted({**self.rules.identity, **self.service.metadata.labels,
-                                      **self.slo.labels}.items())))
+        # The labels the plan puts on its recordings (identity, compat labels, the spec's labels).
+        labels = next(r.labels for r in self.rules.recordings if r.name == BUDGET_REMAINING)
+        return _selector(dict(sorted(labels.items())))
 
     def good_absent(self) -> dict[str, Any] | None:
         """Only failing requests, and the good-events series never appears: the outage still pages."""
@@ -308,7 +310,7 @@ def _document(rules_file: str, tests: list[dict[str, Any]], header: str) -> str:
 
 
 def render_tests_file(service: ServiceSpec, rules_file: str, source_name: str,
-                      standin_rules_file: str | None = None) -> GeneratedTests:
+                      standin_rules_file: str | None = None, options: GenerateOptions | None = None) -> GeneratedTests:
     """Tests of the real rules, plus tests of stand-in rules for SLOs whose SLI shape is not synthesisable.
 
     standin_rules_file is the stand-in rule file's path as the stand-in test file names it
@@ -321,13 +323,14 @@ def render_tests_file(service: ServiceSpec, rules_file: str, source_name: str,
     for slo in service.spec.slos:
         plan = plan_series(slo)
         if plan is not None:
-            groups.extend(_SLOTests(service, slo, plan).tests())
+            groups.extend(_SLOTests(service, slo, plan, options=options).tests())
             continue
         stand_in = standin_slo(service, slo)
         standins.append(stand_in)
         stand_plan = plan_series(stand_in)
         assert stand_plan is not None, "the stand-in SLI is always synthesisable"
-        standin_tests.extend(_SLOTests(service, stand_in, stand_plan, label="[stand-in SLI] ").tests())
+        standin_tests.extend(_SLOTests(service, stand_in, stand_plan, label="[stand-in SLI] ",
+                                       options=options).tests())
         notes.append(f"{service.name}/{slo.name}: the SLI query's shape cannot be driven by synthetic series; "
                      f"its alerts and budget are tested through a stand-in SLI "
                      f"(prometheus/tests/{service.name}.standin.test.yml), its query by promtool check only")
@@ -344,6 +347,6 @@ def render_tests_file(service: ServiceSpec, rules_file: str, source_name: str,
                       "Run: promtool test rules <this file>")
     return GeneratedTests(
         text, notes,
-        standin_rules=render_rules_file(stand_service, f"{source_name} (stand-in SLI for tests)"),
+        standin_rules=render_rules_file(stand_service, f"{source_name} (stand-in SLI for tests)", options),
         standin_tests=_document(rules_name, standin_tests, standin_header),
     )
