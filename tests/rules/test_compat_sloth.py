@@ -103,3 +103,14 @@ def test_unknown_compat_mode_is_refused(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["generate", str(SLOTH / "getting-started.yml"), "-o", str(tmp_path),
                                       "--compat", "pyrra"])
     assert result.exit_code == 2 and "--compat 'pyrra': use sloth" in result.output
+
+
+def test_info_labels_go_on_sloth_slo_info(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["generate", str(SLOTH / "contrib-slo-plugins.yml"), "-o", str(out),
+                                      "--compat", "sloth"])
+    assert result.exit_code == 0, result.output
+    rules = _rules(out / "prometheus" / "myservice.rules.yml")
+    infos = [r["labels"] for r in rules if r.get("record") == "sloth_slo_info"]
+    assert {"plug-l1": "in-k1", "plug-l2": "in-k2", "plug-l3": "in-k3"}.items() <= infos[0].items()
+    assert not any("plug-l1" in labels for labels in infos[1:])

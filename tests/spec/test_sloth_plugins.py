@@ -24,7 +24,9 @@ def test_each_plugin_is_named_with_its_line_and_what_is_not_applied() -> None:
     loaded = load_services([SLOTH / "examples" / "contrib-slo-plugins.yml"])[0]
     said = [(w.line, w.field, w.message) for w in loaded.warnings]
     assert said[0][:2] == (14, "slos[0].plugins.chain[0]")
-    assert "sloth.dev/contrib/info_labels/v1 is not applied" in said[0][2] and "sloth_slo_info" in said[0][2]
+    assert "sloth.dev/contrib/info_labels/v1: kept as the SLO's info_labels" in said[0][2]
+    assert "--compat sloth" in said[0][2]
+    assert loaded.spec.spec.slos[0].info_labels == {"plug-l1": "in-k1", "plug-l2": "in-k2", "plug-l3": "in-k3"}
     assert said[1][:2] == (45, "slos[1].plugins.chain[0]") and "rule_intervals/v1" in said[1][2]
     crd = load_services([SLOTH / "testdata" / "in-slo-plugin-k8s.yaml"])[0]
     fields = [w.field for w in crd.warnings]

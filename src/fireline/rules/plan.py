@@ -392,8 +392,9 @@ class _Builder:
         days = Decimal(self.slo.window.milliseconds) / 86_400_000
         period_burn = Binary("/", self.ratio(self.slo.window), Number.of(self.budget))
         info = self.record(SLOTH_INFO, Call.of("vector", Number.of(1)), Source.CONSTANT)
-        info.labels.update({"sloth_mode": "fireline-compat", "sloth_objective": decimal_text(self.slo.objective),
-                            "sloth_spec": "prometheus/v1", "sloth_version": "fireline"})
+        info.labels.update({**self.slo.info_labels, "sloth_mode": "fireline-compat",
+                            "sloth_objective": decimal_text(self.slo.objective), "sloth_spec": "prometheus/v1",
+                            "sloth_version": "fireline"})
         return [
             self.record(SLOTH_TIME_PERIOD_DAYS, Call.of("vector", Number.of(days)), Source.CONSTANT),
             self.record(SLOTH_CURRENT_BURN_RATE, Binary("/", self.ratio(BASE_WINDOW), Number.of(self.budget)),

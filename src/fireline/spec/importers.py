@@ -123,9 +123,10 @@ _SLOTH_PLUGINS = {
     "sloth.dev/contrib/denominator_corrected_rules/v1": (
         "fireline's 1d, 3d and SLO-window ratios are already weighted by traffic (docs/series.md); "
         "no slo:numerator_correction series are written"),
+    # Applied with --compat sloth; said so, since without it there is no info series to carry the labels.
     "sloth.dev/contrib/info_labels/v1": (
-        "its labels go on Sloth's sloth_slo_info series, which fireline does not write; put them in the "
-        "SLO's labels to have them on every series"),
+        "kept as the SLO's info_labels: they go on sloth_slo_info with `fireline generate --compat sloth`; "
+        "without it fireline writes no info series and they are not applied"),
     "sloth.dev/contrib/remove_labels/v1": "fireline keeps the spec's labels on its series; remove them from the spec",
     "sloth.dev/contrib/rule_intervals/v1": (
         "fireline evaluates the SLI group at the global interval and the budget group every 2m30s"),
@@ -150,9 +151,23 @@ def sloth_plugin_warnings(doc: Document, spec: SlothSpec, base: tuple[str, ...],
         plugin = str(item.get("id", "")) if isinstance(item, dict) else ""
         what = _SLOTH_PLUGINS.get(plugin, "a plugin fireline does not know: whatever it changes in Sloth's rules "
                                           "is missing from fireline's")
+        verdict = ": " if plugin == "sloth.dev/contrib/info_labels/v1" else " is not applied: "
         warnings.append(Problem(display_path(doc.path), *position(doc.data, loc), field_path(loc),
-                                f"Sloth SLO plugin {plugin or '(no id)'} is not applied: {what}"))
+                                f"Sloth SLO plugin {plugin or '(no id)'}{verdict}{what}"))
     return warnings
+
+
+def _sloth_info_labels(slo: SlothSLO) -> dict[str, str]:
+    """The labels of the SLO's info_labels plugins, which Sloth puts on sloth_slo_info."""
+    chain = slo.plugins.get("chain") if isinstance(slo.plugins, dict) else None
+    labels: dict[str, str] = {}
+    for item in chain or []:
+        if isinstance(item, dict) and item.get("id") == "sloth.dev/contrib/info_labels/v1":
+            config = item.get("config")
+            found = config.get("labels") if isinstance(config, dict) else None
+            if isinstance(found, dict):
+                labels.update({str(k): str(v) for k, v in found.items()})
+    return labels
 
 
 def _team(labels: dict[str, str], fallback: str) -> str:
@@ -291,6 +306,7 @@ def _sloth_to_native(spec: SlothSpec, window: str, tiers: list[dict[str, Any]] |
             "window": window,
             "description": slo.description,
             "labels": {k: v for k, v in slo.labels.items() if k not in reserved},
+            **({"info_labels": info} if (info := _sloth_info_labels(slo)) else {}),
             "sli": sli,
             "alerting": {
                 "name": alerting.name,

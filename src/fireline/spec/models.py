@@ -332,6 +332,8 @@ class SLOSpec(Model):
     window: DurationField = Duration.parse("30d")
     description: str = ""
     labels: LabelMap = {}
+    # Labels only on Sloth's sloth_slo_info series (written with --compat sloth): Sloth's info_labels.
+    info_labels: LabelMap = {}
     sli: SLI
     alerting: Alerting = Alerting()
 
