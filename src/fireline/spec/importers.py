@@ -508,6 +508,9 @@ class OpenSLOBundle:
 
     slis: dict[str, tuple[Document, OpenSLOSLIDoc]] = dataclass_field(default_factory=dict)
     sources: dict[str, str] = dataclass_field(default_factory=dict)  # DataSource name -> type
+    # AlertCondition and AlertPolicy documents by metadata.name, for conditionRef and SLO alertPolicies.
+    conditions: dict[str, tuple[Document, dict[str, Any]]] = dataclass_field(default_factory=dict)
+    policies: dict[str, tuple[Document, dict[str, Any]]] = dataclass_field(default_factory=dict)
 
 
 def collect_openslo(documents: list[Document]) -> tuple[OpenSLOBundle, list[Problem]]:
@@ -530,7 +533,11 @@ def collect_openslo(documents: list[Document]) -> tuple[OpenSLOBundle, list[Prob
                 sli_docs.append((doc, sli))
                 bundle.slis[sli.metadata.name] = (doc, sli)
             elif kind in OPENSLO_OBJECT_KINDS:
-                validate(OpenSLOObject, doc.data, doc.path)
+                obj: OpenSLOObject = validate(OpenSLOObject, doc.data, doc.path)
+                if kind == "AlertCondition":
+                    bundle.conditions[obj.metadata.name] = (doc, doc.data)
+                elif kind == "AlertPolicy":
+                    bundle.policies[obj.metadata.name] = (doc, doc.data)
         except SpecError as exc:
             problems.extend(exc.problems)
     # An SLI is checked where it is written, whether or not an SLO uses it yet.
@@ -658,6 +665,89 @@ def _window(windows: list[OpenSLOTimeWindow], doc: Document, key: str) -> Durati
     return window
 
 
+# OpenSLO alerting: an SLO's alertPolicies (names, alertPolicyRef, or inline AlertPolicy documents)
+# hold conditions (conditionRef or inline AlertCondition); each burn-rate condition is a fireline tier.
+_PAGE_SEVERITIES = {"page", "critical", "high", "urgent", "sev1", "sev2", "p1", "p2"}
+_TICKET_SEVERITIES = {"ticket", "warning", "low", "medium", "info", "sev3", "sev4", "p3", "p4", "p5"}
+
+
+def _mapping(value: Any, doc: Document, loc: tuple[int | str, ...], what: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise Refusal(doc, loc, f"expected {what} (a mapping)")
+    return value
+
+
+def _condition_tier(condition_doc: Document, data: dict[str, Any], loc: tuple[int | str, ...],
+                    window: Duration) -> dict[str, Any]:
+    spec = _mapping(data.get("spec"), condition_doc, (*loc, "spec"), "the AlertCondition's spec")
+    cond = _mapping(spec.get("condition"), condition_doc, (*loc, "spec", "condition"), "spec.condition")
+    where = (*loc, "spec", "condition")
+    if str(cond.get("kind", "")).lower() != "burnrate":
+        raise Refusal(condition_doc, (*where, "kind"), f"condition kind {cond.get('kind')!r} is not supported: "
+                                                         "fireline alerts on burn rates (kind: burnrate)")
+    if str(cond.get("op", "")).lower() not in ("gt", "gte"):
+        raise Refusal(condition_doc, (*where, "op"), f"op {cond.get('op')!r}: a burn-rate alert fires when the "
+                                                       "burn rate is above its threshold; use gt or gte")
+    try:
+        threshold = Decimal(str(cond.get("threshold")))
+        long = Duration.parse(str(cond.get("lookbackWindow")))
+        after = Duration.parse(str(cond["alertAfter"])) if cond.get("alertAfter") else Duration(0)
+    except (ArithmeticError, ValueError) as exc:
+        raise Refusal(condition_doc, where, f"threshold, lookbackWindow and alertAfter: {exc}") from None
+    if not threshold > 0:
+        raise Refusal(condition_doc, (*where, "threshold"), f"threshold must be a burn rate above 0, got {threshold}")
+    budget_percent = threshold * Decimal(long.milliseconds) / Decimal(window.milliseconds) * 100
+    if budget_percent > 100:
+        raise Refusal(condition_doc, (*where, "threshold"),
+                      f"burn rate {threshold} over {long} spends {budget_percent:.4g}% of the {window} budget: "
+                      "more than all of it, so it can never fire")
+    severity = str(spec.get("severity", "")).strip().lower()
+    if severity in _PAGE_SEVERITIES:
+        kind = "page"
+    elif severity in _TICKET_SEVERITIES:
+        kind = "ticket"
+    else:
+        raise Refusal(condition_doc, (*loc, "spec", "severity"),
+                      f"severity {spec.get('severity')!r}: say page (or critical, high) or ticket (or warning, low)")
+    # The Workbook's short window: a twelfth of the long one, so a tier stops firing soon after the burn ends.
+    short = Duration(max(long.milliseconds // 12, 60_000))
+    return {"long": str(long), "short": str(short), "budget_percent": decimal_text(budget_percent.normalize()),
+            "severity": kind, "for": str(after)}
+
+
+def _policy_tiers(doc: Document, spec: OpenSLOSpec, bundle: OpenSLOBundle, window: Duration
+                  ) -> list[dict[str, Any]] | None:
+    """Tiers from the SLO's alert policies; None when it names none (the default tiers apply)."""
+    tiers: list[dict[str, Any]] = []
+    for index, item in enumerate(spec.alertPolicies or []):
+        loc: tuple[int | str, ...] = ("spec", "alertPolicies", index)
+        name = item if isinstance(item, str) else item.get("alertPolicyRef") if isinstance(item, dict) else None
+        if name is not None:
+            if name not in bundle.policies:
+                raise Refusal(doc, loc, f"alert policy {name!r} names no AlertPolicy document in the given files")
+            policy_doc, policy = bundle.policies[name]
+            policy_loc: tuple[int | str, ...] = ()
+        else:
+            policy_doc, policy, policy_loc = doc, _mapping(item, doc, loc, "an AlertPolicy"), loc
+        policy_spec = _mapping(policy.get("spec"), policy_doc, (*policy_loc, "spec"), "the AlertPolicy's spec")
+        if policy_spec.get("alertWhenBreaching") is False:
+            continue  # the policy asks for no alert while the SLO breaches
+        conditions = policy_spec.get("conditions") or []
+        for c_index, condition in enumerate(conditions if isinstance(conditions, list) else []):
+            c_loc: tuple[int | str, ...] = (*policy_loc, "spec", "conditions", c_index)
+            ref = condition.get("conditionRef") if isinstance(condition, dict) else None
+            if ref is not None:
+                if ref not in bundle.conditions:
+                    raise Refusal(policy_doc, (*c_loc, "conditionRef"),
+                                  f"conditionRef {ref!r} names no AlertCondition document in the given files")
+                condition_doc, data = bundle.conditions[ref]
+                tiers.append(_condition_tier(condition_doc, data, (), window))
+            else:
+                tiers.append(_condition_tier(policy_doc, _mapping(condition, policy_doc, c_loc, "an AlertCondition"),
+                                             c_loc, window))
+    return tiers or None
+
+
 def _openslo_to_native(doc: Document, openslo: OpenSLODoc, bundle: OpenSLOBundle) -> dict[str, Any]:
     spec = openslo.spec
     if spec.budgetingMethod != "Occurrences":
@@ -666,6 +756,7 @@ def _openslo_to_native(doc: Document, openslo: OpenSLODoc, bundle: OpenSLOBundle
                       "rates of event counts (Occurrences)")
     key = "timeWindow" if spec.timeWindow is not None else "timeWindows"
     window = _window(spec.timeWindow or spec.timeWindows or [], doc, key)
+    tiers = _policy_tiers(doc, spec, bundle, window)
     slos = []
     for i, objective in enumerate(spec.objectives):
         loc: tuple[int | str, ...] = ("spec", "objectives", i)
@@ -696,6 +787,7 @@ def _openslo_to_native(doc: Document, openslo: OpenSLODoc, bundle: OpenSLOBundle
             "window": str(window),
             "description": spec.description,
             "sli": {"events": events},
+            **({"alerting": {"tiers": tiers}} if tiers is not None else {}),
         })
     labels = {str(k): _label_text(v) for k, v in (openslo.metadata.labels or {}).items()}
     team = openslo.metadata.labels.get("team") if openslo.metadata.labels else None
