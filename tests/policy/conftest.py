@@ -157,13 +157,12 @@ def history() -> History:
     return build_history()
 
 
-@pytest.fixture(scope="session")
-def prometheus(tmp_path_factory: pytest.TempPathFactory, history: History) -> Iterator[PrometheusServer]:
+def serve_openmetrics(tmp: Path, text: str) -> Iterator[PrometheusServer]:
+    """A real Prometheus over the given OpenMetrics history (backfilled with promtool), stopped afterwards."""
     if shutil.which("prometheus") is None or shutil.which("promtool") is None:
         pytest.skip("prometheus and promtool are needed (Debian package prometheus)")
-    tmp = tmp_path_factory.mktemp("prometheus")
     source = tmp / "history.om"
-    source.write_text(openmetrics(history), encoding="utf-8")
+    source.write_text(text, encoding="utf-8")
     data = tmp / "data"
     # Blocks of up to 24h keep the block count (and Prometheus' start-up) small.
     done = subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=24h",
@@ -174,6 +173,11 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, history: History) -> It
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def prometheus(tmp_path_factory: pytest.TempPathFactory, history: History) -> Iterator[PrometheusServer]:
+    yield from serve_openmetrics(tmp_path_factory.mktemp("prometheus"), openmetrics(history))
 
 
 @dataclass

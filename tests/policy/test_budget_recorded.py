@@ -9,8 +9,6 @@ still worked out from the samples the test wrote.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,7 +25,7 @@ from fireline.rules.sli import BASE_WINDOW
 from fireline.slo.durations import Duration
 from fireline.spec.loader import load_services
 
-from .conftest import BURSTS, START, STEP, WINDOW, History, PrometheusServer, openmetrics, start_prometheus
+from .conftest import BURSTS, START, STEP, WINDOW, History, PrometheusServer, openmetrics, serve_openmetrics
 from .harness import SPEC
 
 ADOPTED = datetime(2026, 8, 30, tzinfo=UTC)
@@ -68,21 +66,8 @@ def recordings(history: History, slo_window: timedelta) -> str:
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory, history: History) -> Iterator[PrometheusServer]:
-    if shutil.which("prometheus") is None or shutil.which("promtool") is None:
-        pytest.skip("prometheus and promtool are needed (Debian package prometheus)")
-    tmp = tmp_path_factory.mktemp("recorded")
-    source = tmp / "history.om"
     raw = openmetrics(history).removesuffix("# EOF\n")
-    source.write_text(raw + recordings(history, WINDOW) + "\n# EOF\n", encoding="utf-8")
-    data = tmp / "data"
-    done = subprocess.run(["promtool", "tsdb", "create-blocks-from", "openmetrics", "--max-block-duration=24h",
-                           str(source), str(data)], capture_output=True, text=True, check=False, timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
-    server = start_prometheus(data, tmp)
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from serve_openmetrics(tmp_path_factory.mktemp("recorded"), raw + recordings(history, WINDOW) + "\n# EOF\n")
 
 
 @pytest.fixture

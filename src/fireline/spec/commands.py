@@ -17,19 +17,11 @@ def import_specs(
     force: Annotated[bool, typer.Option("--force", help="overwrite files that exist in the folder")] = False,
 ) -> None:
     """Write native fireline specs from Sloth, OpenSLO and Pyrra input; they generate the same rules."""
-    from fireline.spec.errors import SpecError, display_path
-    from fireline.spec.loader import load_services
+    from fireline.cli import load_specs_or_exit
+    from fireline.spec.errors import display_path
     from fireline.spec.native import ImportMismatch, native_yaml
 
-    try:
-        services = load_services(specs)
-    except SpecError as exc:
-        for problem in exc.problems:
-            typer.echo(f"error: {problem}", err=True)
-        raise typer.Exit(EXIT_USAGE) from None
-    for loaded in services:
-        for warning in loaded.warnings:
-            typer.echo(f"warning: {warning}", err=True)
+    services = load_specs_or_exit(specs)  # errors and warnings printed as every command prints them
     foreign = [s for s in services if s.format != NATIVE]
     for native in (s for s in services if s.format == NATIVE):
         typer.echo(f"skipped {display_path(native.source)}: {native.spec.name} is already a fireline/v1 spec")
