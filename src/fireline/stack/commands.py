@@ -260,7 +260,9 @@ def print_report(report: DrillReport, state: StackState | None, state_dir: Path 
             ("incidents", f"{serve}/incidents  or  {_self()} incidents list --server {serve} "
                           f"-c {display_path(root / 'fireline' / 'fireline.yaml')}"),
             ("notifications", f"{serve}/notifications  (raw: {state.urls['capture']}/_capture/requests)"),
-            ("Prometheus", f"{state.urls['prometheus']}/alerts"),
+            # On a VictoriaMetrics stack the alerts live in vmalert, whose UI lists them under /vmalert/alerts.
+            ("vmalert", f"{state.urls['vmalert']}/vmalert/alerts") if "vmalert" in state.urls
+            else ("Prometheus", f"{state.urls['prometheus']}/alerts"),
             ("Alertmanager", "  ".join(state.alertmanager_urls)),
             ("checklist JSON", display_path(root / "drill" / "last.json")),
             ("logs", display_path(root / "logs") + "/"),
