@@ -117,14 +117,15 @@ def test_pyrra_objectives() -> None:
     errors, latency, probe = spec.spec.slos
     assert errors.objective == Decimal("99.5") and str(errors.window) == "28d"  # target "99.5", window 4w
     assert errors.alerting.annotations == {"runbook": "https://runbooks.example/gateway"}
-    assert [t.key for t in errors.tiers()] == ["1h/5m", "6h/30m", "1d/2h", "3d/6h"]
+    # Pyrra's own windows and factors for 28d (14, 7, 2, 1; tests/spec/test_pyrra_windows.py).
+    assert [t.key for t in errors.tiers()] == ["1h/5m", "6h/30m", "1d/2h", "4d/6h"]
     assert latency.sli.events is not None
     assert latency.sli.events.good == (
         'sum(rate(http_request_duration_seconds_bucket{job="gateway",le="0.25"}[{{.window}}]))')
     assert latency.alerting.name == "GatewayLatencyBurn"
-    # 90% over 28d: the 1h/5m tier would need 134% errors; the tiers that can fire stay.
+    # 90% over 28d: Pyrra's 14x tier would need 140% errors; the tiers that can fire stay.
     assert [(t.key, t.severity) for t in latency.tiers()] == [
-        ("6h/30m", Severity.PAGE), ("1d/2h", Severity.TICKET), ("3d/6h", Severity.TICKET)]
+        ("6h/30m", Severity.PAGE), ("1d/2h", Severity.TICKET), ("4d/6h", Severity.TICKET)]
     assert probe.sli.events is not None
     assert probe.sli.events.total == 'sum(count_over_time(probe_success{job="blackbox"}[{{.window}}]))'
     assert probe.tiers() == []  # alerting.disabled

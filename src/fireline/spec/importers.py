@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from fireline.slo.durations import Duration
-from fireline.slo.tiers import DEFAULT_TIERS, decimal_text, error_budget
+from fireline.slo.tiers import decimal_text, error_budget
 from fireline.spec.errors import Problem, SpecError, display_path, field_path
 from fireline.spec.loader import Document, position, validate
 from fireline.spec.models import (
@@ -898,18 +898,35 @@ def _pyrra_selector(doc: Document, loc: tuple[int | str, ...], text: str) -> str
     return text.strip()
 
 
-def _possible_tiers(objective: Decimal, window: Duration) -> list[dict[str, Any]] | None:
-    """The default tiers that can fire at all; None when that is all of them.
+# Pyrra's multi-window alerts (slo/rules.go Windows()): windows as fractions of the SLO window, each
+# rounded to the minute, and fixed burn-rate factors: (short, long, for) divisors and the factor.
+_PYRRA_WINDOWS = ((8064, 672, 20160, 14, "page"), (1344, 112, 2688, 7, "page"),
+                  (336, 28, 672, 2, "ticket"), (112, 7, 224, 1, "ticket"))
 
-    Below about 97% (for 28d) the fastest page tier needs more than 100% errors: Pyrra writes such
-    an alert anyway and it never fires; fireline leaves it out and keeps the tiers that can.
+
+def _go_minutes(window: Duration, divisor: int) -> Duration:
+    """window / divisor rounded to the minute as Go's time.Duration.Round does (half away from zero)."""
+    ms = window.milliseconds // divisor
+    return Duration((ms + 30_000) // 60_000 * 60_000)
+
+
+def pyrra_tiers(objective: Decimal, window: Duration) -> list[dict[str, Any]]:
+    """Pyrra's four tiers for the window, with its factors (14, 7, 2, 1) and `for` durations.
+
+    A tier that needs more than 100% errors to fire (objectives below about 97% on 28d) is left out:
+    Pyrra writes such an alert anyway and it never fires.
     """
     budget = error_budget(objective)
-    possible = [t for t in DEFAULT_TIERS if t.error_ratio_threshold(window, budget) <= 1]
-    if len(possible) in (0, len(DEFAULT_TIERS)):
-        return None
-    return [{"long": str(t.long_window), "short": str(t.short_window), "budget_percent": t.budget_percent,
-             "severity": str(t.severity)} for t in possible]
+    tiers = []
+    for short_div, long_div, for_div, factor, severity in _PYRRA_WINDOWS:
+        long, short = _go_minutes(window, long_div), _go_minutes(window, short_div)
+        if factor * budget > 1:
+            continue
+        # budget_percent such that the burn-rate threshold is exactly Pyrra's factor for this long window.
+        percent = Decimal(factor) * Decimal(long.milliseconds) / Decimal(window.milliseconds) * 100
+        tiers.append({"long": str(long), "short": str(short), "budget_percent": decimal_text(percent.normalize()),
+                      "severity": severity, "for": str(_go_minutes(window, for_div))})
+    return tiers
 
 
 def _pyrra_to_native(doc: Document, pyrra: PyrraDoc) -> dict[str, Any]:
@@ -953,9 +970,7 @@ def _pyrra_to_native(doc: Document, pyrra: PyrraDoc) -> dict[str, Any]:
     }
     if spec.alerting.name is not None:
         alerting["name"] = spec.alerting.name
-    tiers = _possible_tiers(spec.target, spec.window)
-    if tiers is not None:
-        alerting["tiers"] = tiers
+    alerting["tiers"] = pyrra_tiers(spec.target, spec.window)  # never empty: factor 1 fits any budget
     team = labels.pop("team", None)
     service = pyrra.metadata.namespace or pyrra.metadata.name
     return {
