@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import sys
 from enum import StrEnum
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from fireline.lazy_cli import LazyGroup
 from fireline.spec.errors import SpecError, display_path
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from fireline.spec.config import Config
     from fireline.spec.loader import LoadedService
 
@@ -43,15 +44,33 @@ class TargetOption(StrEnum):
     THANOS = "thanos"
 
 
-# Tables stay readable when piped (rich assumes 80 columns without a terminal).
-console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True, highlight=False)
-
 EXIT_USAGE = 2
 
 
+# Built on first use: rich is not imported by commands that print without it (lint).
+@cache
+def console() -> Console:
+    from rich.console import Console
+
+    # Tables stay readable when piped (rich assumes 80 columns without a terminal).
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 160)
+
+
+@cache
+def err_console() -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
+
+
 def fail(message: str, code: int = EXIT_USAGE) -> typer.Exit:
-    err_console.print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
+    err_console().print(f"[red]error:[/red] {escape(message)}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -62,7 +81,7 @@ def load_specs_or_exit(paths: list[Path]) -> list[LoadedService]:
         services = load_services(paths)
     except SpecError as exc:
         for problem in exc.problems:
-            err_console.print(f"[red]error:[/red] {escape(str(problem))}", soft_wrap=True)
+            err_console().print(f"[red]error:[/red] {escape(str(problem))}", soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from None
     for loaded in services:
         for warning in loaded.warnings:
@@ -79,7 +98,7 @@ def load_config_or_exit(path: Path | None) -> Config | None:
         return load_config(path)
     except SpecError as exc:
         for problem in exc.problems:
-            err_console.print(f"[red]error:[/red] {escape(str(problem))}", soft_wrap=True)
+            err_console().print(f"[red]error:[/red] {escape(str(problem))}", soft_wrap=True)
         raise typer.Exit(EXIT_USAGE) from None
 
 
@@ -112,11 +131,11 @@ def generate(
     except RulerLimitError as exc:
         raise fail(str(exc)) from None
     for path in ctx.written:
-        console.print(f"wrote {display_path(path)}")
+        console().print(f"wrote {display_path(path)}")
     for note in ctx.notes:
-        err_console.print(f"[yellow]note:[/yellow] {escape(note)}", soft_wrap=True)
+        err_console().print(f"[yellow]note:[/yellow] {escape(note)}", soft_wrap=True)
     slos = sum(len(s.spec.spec.slos) for s in services)
-    console.print(f"{len(services)} services, {slos} SLOs -> {display_path(out)}")
+    console().print(f"{len(services)} services, {slos} SLOs -> {display_path(out)}")
 
 
 @app.command()
@@ -133,10 +152,10 @@ def check(out: Annotated[Path, typer.Argument(help="A bundle written by `firelin
     for result in results:
         mark = "[green]ok[/green]  " if result.ok else "[red]FAIL[/red]"
         detail = f"  ({result.detail})" if result.detail else ""
-        console.print(f"{mark} {result.step:<12} {result.service}{detail}")
+        console().print(f"{mark} {result.step:<12} {result.service}{detail}")
         if not result.ok:
-            console.print(result.output, markup=False, soft_wrap=True)
-    console.print(f"{len(results) - len(failed)}/{len(results)} passed")
+            console().print(result.output, markup=False, soft_wrap=True)
+    console().print(f"{len(results) - len(failed)}/{len(results)} passed")
     if failed:
         raise typer.Exit(1)
 
@@ -175,7 +194,7 @@ def explain(specs: SpecPaths) -> None:
                 )
             if not slo.tiers():
                 table.add_row("(no tiers: page and ticket disabled)", "", "", "", "", "", "", "")
-            console.print(table)
+            console().print(table)
 
 
 # simulate, lint, routes, stack, drill, policy gate/budget, serve, capture, incidents, oncall,

@@ -21,6 +21,12 @@ import typer.main
 from typer import _click as click  # the Click that Typer vendors and builds its commands with
 from typer.core import TyperCommand, TyperGroup
 
+from fireline import typer_startup
+
+# Typer's per-call costs that fireline does not need: pydantic for str/bool/Path parameters, rich's
+# Markdown and Traceback for help panels (fireline.typer_startup).
+typer_startup.install()
+
 
 @dataclass(frozen=True)
 class LazyCommand:

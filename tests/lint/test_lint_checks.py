@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from fireline.lint import registry
 from fireline.lint.config import CONFIG_NAME, LintConfig, load_config
 from fireline.lint.registry import ALL_CHECKS, CHECK_IDS, OFFLINE_CHECKS
 from fireline.lint.runner import lint
@@ -154,3 +155,12 @@ def test_promtool_error_naming_a_value_lands_on_its_line(tmp_path: Path) -> None
     rules.write_text("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up == 0\n        for: bogus\n")
     result = lint([rules], promtool=PROMTOOL, amtool=None)
     assert [(f.line, f.check) for f in result.findings if f.check == "rules/promtool"] == [(6, "rules/promtool")]
+
+
+def test_the_registry_table_lists_every_check_in_order() -> None:
+    """CHECK_IDS comes from the registry's table, before any check module is imported: it must match the classes."""
+    assert tuple(c.id for c in ALL_CHECKS) == CHECK_IDS
+    assert [c.id for c in registry.rule_checks()] == [row[0] for row in registry.RULE_CHECK_TABLE]
+    assert [type(c).__name__ for c in registry.alertmanager_checks()] == [
+        row[2] for row in registry.ALERTMANAGER_CHECK_TABLE
+    ]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
+from fireline.lint.checks.promtool import _ruler_file
 from fireline.lint.checks.template import check_template
 from fireline.lint.files import FileKind, load
 from fireline.lint.matchers import implies, overlap
@@ -127,3 +129,29 @@ def test_file_kinds(tmp_path: Path) -> None:
     assert manifest.rules[0].alert == "A" and manifest.rules[0].line == 8 and manifest.spec_line == 4
     assert [f.path.name for f in am_files] == ["am.yml"]
     assert notes == []
+
+
+GROUPS = "groups:\n  - name: g\n    rules:\n      - record: a:b:c\n        expr: up\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "ruler"),
+    [
+        (GROUPS, False),
+        ("namespace: team\n" + GROUPS, True),  # Mimir/Cortex
+        (GROUPS + "    partial_response_strategy: warn\n", True),  # Thanos
+        (GROUPS.replace("expr: up", "expr: up\n        labels: {partial_response_strategy: warn}"), False),
+        ("base: &base {partial_response_strategy: warn}\ngroups:\n  - <<: *base\n    name: g\n    rules: []\n", True),
+        (GROUPS + "---\nnamespace: other\n", True),  # any document of the file
+        ("groups: []\n---\n" + GROUPS, False),
+    ],
+)
+def test_ruler_keys_are_read_when_loading_as_rules_promtool_reads_them(
+    tmp_path: Path, text: str, ruler: bool
+) -> None:
+    """RuleFile.ruler_keys (from the composed nodes) says what rules/promtool's ruamel reading of the file says."""
+    path = tmp_path / "rules.yml"
+    path.write_text(text)
+    rule_files, _, _ = load([path])
+    assert rule_files and {f.ruler_keys for f in rule_files} == {ruler}
+    assert _ruler_file(dataclasses.replace(rule_files[0], ruler_keys=None)) is ruler

@@ -49,9 +49,9 @@ def lint_command(
 
     Exits 1 when any finding is an error, 2 when the input cannot be read.
     """
-    from fireline.lint.changed import changed_lines
+    from fireline.lint import registry
     from fireline.lint.config import find_config
-    from fireline.lint.registry import ALL_CHECKS, CHECK_IDS
+    from fireline.lint.registry import CHECK_IDS
     from fireline.lint.runner import lint
 
     if output_format not in FORMATS:
@@ -71,7 +71,11 @@ def lint_command(
         config = find_config(config_path, CHECK_IDS)
         if not paths and not config.paths:
             raise UsageError("give the files or directories to lint, or list them under paths: in .fireline-lint.yaml")
-        changed = changed_lines(changed_from) if changed_from is not None else None
+        changed = None
+        if changed_from is not None:
+            from fireline.lint.changed import changed_lines
+
+            changed = changed_lines(changed_from)
         result = lint(
             list(paths or []), slo_period=period, disabled=set(disable or []), config=config, changed=changed,
             prometheus=prometheus,
@@ -84,7 +88,8 @@ def lint_command(
         used = ", ".join(f"{tool} {version}" for tool, version in sorted(result.versions.items()))
         sys.stderr.write(f"fireline lint: checked with {used}\n")
     if output_format == "sarif":
-        sys.stdout.write(as_sarif(result.findings, ALL_CHECKS, result.suppressed_findings, tools=result.versions))
+        checks = registry.all_checks()
+        sys.stdout.write(as_sarif(result.findings, checks, result.suppressed_findings, tools=result.versions))
     else:
         sys.stdout.write(WRITERS[output_format](result.findings))
     sys.stderr.write(f"fireline lint: {result.summary()}\n")

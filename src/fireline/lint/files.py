@@ -1,4 +1,8 @@
-"""Finding the files to lint, telling their kind apart, and reading them with source lines."""
+"""Finding the files to lint, telling their kind apart, and reading them with source lines.
+
+ruamel.yaml and the route tree load only for Alertmanager configs (and in rules/promtool for
+PrometheusRule manifests): a run over plain rule files never imports them.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,17 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import YAMLError
 
-from fireline.routing.tree import AlertmanagerConfig, ConfigError, config_from_data
 from fireline.spec.errors import display_path
+from fireline.targets import ENGINE_ONLY_GROUP_KEYS
+
+if TYPE_CHECKING:
+    from ruamel.yaml.comments import CommentedMap
+
+    from fireline.routing.tree import AlertmanagerConfig, ConfigError
 
 YAML_SUFFIXES = (".yml", ".yaml")
 _NULL_TAG = "tag:yaml.org,2002:null"
@@ -175,6 +181,9 @@ class RuleFile:
     spec_line: int = 0  # PrometheusRule: line of spec:
     group_intervals: dict[str, str] = field(default_factory=dict)  # groups with their own interval:
     source: SourceText = field(default_factory=lambda: SourceText(""))
+    # A Mimir/Cortex namespace file (namespace: beside groups:) or Thanos groups (partial_response_strategy):
+    # promtool sees its groups without those keys. None: not known from loading (rules/promtool reads the file).
+    ruler_keys: bool | None = None
 
 
 @dataclass
@@ -229,6 +238,9 @@ def _yaml_error(exc: Exception, name: str) -> UsageError:
 
 def load_documents(path: Path, name: str, text: str | None = None) -> list[Any]:
     """Every document of a file through ruamel's round-trip loader (comments and lines kept)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.error import YAMLError
+
     text = read_text(path, name) if text is None else text
     yaml = YAML(typ="rt")
     try:
@@ -303,6 +315,14 @@ def scalar(node: yaml.Node | None) -> str | None:
     return str(node.value)
 
 
+def _is_ruamel_map(doc: Any) -> bool:
+    if not isinstance(doc, dict):
+        return False
+    from ruamel.yaml.comments import CommentedMap
+
+    return isinstance(doc, CommentedMap)
+
+
 # VictoriaMetrics' VMRule has PrometheusRule's spec.groups shape.
 MANIFEST_KINDS = ("PrometheusRule", "VMRule")
 
@@ -317,7 +337,7 @@ def kind_of(doc: Any) -> FileKind:
         keys: Any = entries
         kind = scalar(get("kind"))
         groups_are_list = isinstance(get("groups"), yaml.SequenceNode)
-    elif isinstance(doc, CommentedMap):
+    elif _is_ruamel_map(doc):
         keys, kind = doc, doc.get("kind")
         groups_are_list = isinstance(doc.get("groups"), list)
     else:
@@ -367,10 +387,14 @@ def _load_file(path: Path, named: bool, out: Loaded) -> None:
         out.notes.append(f"{exc}: skipped (a template?)")
         return
     source = SourceText(text)
+    ruler = None
     for index, (doc, kind) in enumerate(zip(docs, kinds, strict=True)):
         entries = pairs(doc, name)
         if kind is FileKind.RULES:
-            out.rule_files.append(read_rule_file(path, name, entries["groups"][1], kind, 0, source))
+            ruler = _ruler_keys(docs, name) if ruler is None else ruler
+            rule_file = read_rule_file(path, name, entries["groups"][1], kind, 0, source)
+            rule_file.ruler_keys = ruler
+            out.rule_files.append(rule_file)
         elif kind is FileKind.PROMETHEUS_RULE and "spec" in entries:
             spec_key, spec = entries["spec"]
             groups = pairs(spec, name).get("groups")
@@ -383,6 +407,31 @@ def _load_file(path: Path, named: bool, out: Loaded) -> None:
                 out.alertmanager_files.append(read_alertmanager_file(path, name, ruamel_docs[index], source))
     if named and all(kind is FileKind.OTHER for kind in kinds):
         out.notes.append(f"{name}: skipped: not a Prometheus rule file, PrometheusRule or Alertmanager config")
+
+
+def _ruler_keys(docs: list[yaml.Node], name: str) -> bool:
+    """Whether any document of a file has namespace: or a group with an engine-only key (as ruamel would read it).
+
+    Never raises: a repeated key is reported where the file is read, so here the entries are taken as written.
+    """
+
+    def entries(node: yaml.Node) -> dict[str, yaml.Node]:
+        try:
+            return {key: value for key, (_, value) in pairs(node, name).items()}
+        except UsageError:
+            return {str(k.value): v for k, v in node.value if isinstance(k, yaml.ScalarNode)}
+
+    for doc in docs:
+        if not isinstance(doc, yaml.MappingNode):
+            continue
+        found = entries(doc)
+        groups = found.get("groups")
+        if "namespace" in found or (isinstance(groups, yaml.SequenceNode) and any(
+            isinstance(group, yaml.MappingNode) and set(entries(group)) & set(ENGINE_ONLY_GROUP_KEYS)
+            for group in groups.value
+        )):
+            return True
+    return False
 
 
 def read_rule_file(
@@ -450,6 +499,8 @@ def read_rule(group: str, index: int, item: yaml.Node, file_name: str = "") -> R
 def read_alertmanager_file(
     path: Path, name: str, doc: CommentedMap, source: SourceText | None = None
 ) -> AlertmanagerFile:
+    from fireline.routing.tree import ConfigError, config_from_data
+
     try:
         config: AlertmanagerConfig | None = config_from_data(doc, name)
         error = None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from fireline.routing.tree import Matcher, MatchOp
+from fireline.routing.matchers import Matcher, MatchOp
 
 _LITERAL_ALTERNATION = re.compile(r"^[A-Za-z0-9_\-:/ ]+(\|[A-Za-z0-9_\-:/ ]+)*$")
 _OTHER = "fireline-lint-other-value"

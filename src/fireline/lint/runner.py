@@ -1,7 +1,8 @@
 """Run the checks over files: load, build the shared context, collect, filter and sort findings.
 
 Work outside Python (promtool, amtool, their --version) starts first in a small thread pool and
-runs while the Python checks do; a run costs about the longer of the two.
+runs while the Python checks do; a run costs about the longer of the two. Only the checks of the
+kinds of file read are imported (fireline.lint.registry).
 """
 
 from __future__ import annotations
@@ -15,14 +16,18 @@ from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fireline.lint.changed import ChangedLines
+from fireline.lint import registry
 from fireline.lint.config import LintConfig
 from fireline.lint.files import AlertmanagerFile, RuleFile, UsageError, load
 from fireline.lint.model import Check, Finding, LintContext, Severity
-from fireline.lint.registry import ALERTMANAGER_CHECKS, CHECK_IDS, COMMENT_CHECK, RULE_CHECKS
+from fireline.lint.registry import CHECK_IDS
 from fireline.lint.suppress import Suppressions, suppressions
 from fireline.slo.durations import Duration
+
+if TYPE_CHECKING:
+    from fireline.lint.changed import ChangedLines
 
 DEFAULT_SLO_PERIOD = Duration.parse("30d")
 _VERSION_RE = re.compile(r"version (\S+)")
@@ -99,13 +104,14 @@ def lint(
         amtool=_which(amtool, "amtool") if "am/amtool" not in off else None,
         config=config,
     )
-    rule_checks = [c for c in RULE_CHECKS if c.id not in off]
-    am_checks = [c for c in ALERTMANAGER_CHECKS if c.id not in off]
     raw: list[tuple[Finding, RuleFile | AlertmanagerFile]] = []
     with ThreadPoolExecutor(max_workers=TOOL_WORKERS) as pool:
         # Only the tools that will judge a file: their versions go into the report.
         used = (("promtool", ctx.promtool if rule_files else None), ("amtool", ctx.amtool if am_files else None))
         versions = {name: pool.submit(tool_version, binary) for name, binary in used if binary is not None}
+        # Only the checks of the kinds of file read are imported.
+        rule_checks = [c for c in registry.rule_checks() if c.id not in off] if rule_files else []
+        am_checks = [c for c in registry.alertmanager_checks() if c.id not in off] if am_files else []
         jobs: list[tuple[Check, list[RuleFile] | list[AlertmanagerFile]]] = [
             *((c, rule_files) for c in rule_checks),
             *((c, am_files) for c in am_checks),
@@ -152,11 +158,12 @@ def _report(
     for file in files:
         rules = file.rules if isinstance(file, RuleFile) else []
         per_file[id(file)] = found = suppressions(file.source, rules, CHECK_IDS)
-        if COMMENT_CHECK.id in off:
+        if registry.COMMENT_CHECK_ID in off:
             continue
         for directive in found.directives:
             if directive.unknown:
-                raw.append((COMMENT_CHECK.unknown(file.name, directive.line, directive.unknown), file))
+                comment = registry.comment_check()
+                raw.append((comment.unknown(file.name, directive.line, directive.unknown), file))
     spans = {id(f): sorted((r.line, r.last_line) for r in f.rules) for f in ctx.rule_files}
     kept: set[Finding] = set()
     silenced: set[Finding] = set()

@@ -26,6 +26,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from fireline.spec.models import ServiceSpec
+from fireline.targets import ENGINE_ONLY_GROUP_KEYS
 from fireline.targets.settings import RulerSettings
 from fireline.yamlout import dump_yaml
 
@@ -50,8 +51,6 @@ class RulerLimits:
 
 # The rulers' defaults (Mimir pkg/util/validation/limits.go; Cortex ships with both at 0).
 DEFAULT_LIMITS = {Target.MIMIR: RulerLimits(20, 70), Target.CORTEX: RulerLimits(0, 0)}
-# Keys only one engine reads; stripped again when a bundle is checked with promtool.
-ENGINE_ONLY_GROUP_KEYS = ("partial_response_strategy",)
 _K8S_NAME_RE = re.compile(r"[^a-z0-9.-]+")
 
 

@@ -14,7 +14,7 @@ from fireline.lint.files import Rule, RuleFile
 from fireline.lint.matchers import overlap, text
 from fireline.lint.model import Finding, LintContext, RuleCheck, Severity
 from fireline.lint.promql import Selector
-from fireline.routing.tree import Matcher, MatchOp
+from fireline.routing.matchers import Matcher, MatchOp
 
 
 def matchers_of(selector: Selector) -> list[Matcher] | None:

@@ -7,17 +7,14 @@ of the two, not their sum. Its duplicate-rule lint warnings (exit code 0) are re
 from __future__ import annotations
 
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-
-from ruamel.yaml import YAML
 
 from fireline.adapters import promtool as promtool_adapter
 from fireline.lint.checks.amtool import locate
 from fireline.lint.files import MANIFEST_KINDS, FileKind, RuleFile
 from fireline.lint.model import Finding, LintContext, RuleCheck, Severity
-from fireline.targets.layout import ENGINE_ONLY_GROUP_KEYS
+from fireline.targets import ENGINE_ONLY_GROUP_KEYS
 
 _RULE_RE = re.compile(r'group "(?P<group>[^"]*)", rule (?P<index>\d+), "[^"]*": (?P<rest>.*)')
 _PLACE_RE = re.compile(r"^(?P<line>\d+):(?P<col>\d+): (?P<rest>.*)")
@@ -53,8 +50,16 @@ def split_lint_warnings(output: str) -> tuple[list[str], list[tuple[str, dict[st
     return rest, duplicates
 
 
-def _ruler_file(path: Path) -> bool:
-    """A Mimir/Cortex namespace file (namespace: beside groups:) or Thanos groups (partial_response_strategy)."""
+def _ruler_file(file: RuleFile) -> bool:
+    """A Mimir/Cortex namespace file (namespace: beside groups:) or Thanos groups (partial_response_strategy).
+
+    Known from loading (RuleFile.ruler_keys) for files that fireline.lint.files read; else read here.
+    """
+    if file.ruler_keys is not None:
+        return file.ruler_keys
+    from ruamel.yaml import YAML
+
+    path = file.path
     docs = [d for d in YAML(typ="safe").load_all(path.read_text(encoding="utf-8")) if isinstance(d, dict)]
     return any("namespace" in d or any(isinstance(g, dict) and set(g) & set(ENGINE_ONLY_GROUP_KEYS)
                                        for g in d.get("groups") or []) for d in docs)
@@ -74,7 +79,7 @@ class Promtool(RuleCheck):
         promtool = ctx.promtool
         if promtool is None:
             return None
-        if file.kind is FileKind.PROMETHEUS_RULE or _ruler_file(file.path):
+        if file.kind is FileKind.PROMETHEUS_RULE or _ruler_file(file):
             return lambda: self._check_manifest(promtool, file)
         return lambda: run_promtool(promtool, file.path)
 
@@ -118,6 +123,10 @@ class Promtool(RuleCheck):
 
     def _check_manifest(self, promtool: str, file: RuleFile) -> tuple[int, str]:
         """promtool on the groups alone: of a manifest's spec, or of a ruler file without its ruler-only keys."""
+        import tempfile
+
+        from ruamel.yaml import YAML
+
         yaml = YAML(typ="rt")
         docs = list(yaml.load_all(file.path.read_text(encoding="utf-8")))
         manifest = next((d for d in docs if isinstance(d, dict) and d.get("kind") in MANIFEST_KINDS), None)
