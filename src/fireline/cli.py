@@ -85,7 +85,7 @@ def load_specs_or_exit(paths: list[Path]) -> list[LoadedService]:
         raise typer.Exit(EXIT_USAGE) from None
     for loaded in services:
         for warning in loaded.warnings:
-            err_console.print(f"[yellow]warning:[/yellow] {escape(str(warning))}", soft_wrap=True)
+            err_console().print(f"[yellow]warning:[/yellow] {escape(str(warning))}", soft_wrap=True)
     return services
 
 
