@@ -76,7 +76,7 @@ REFUSALS = {
     "openslo/readme/slo-inline-sli-datadog.yaml": ("24:19", "data source type 'Datadog'"),
     "openslo/go-sdk/pkg/openslo/v1alpha/examples/slos.yaml": ("17:20", "calendar windows (isRolling: false)"),
     "openslo/oslo/test/inputs/validate/v1.yaml": ("37:22", "budgetingMethod Timeslices is not supported yet"),
-    "pyrra/examples/prometheus-http.yaml": ("18:9", "grouping (one SLO per label value) is not supported yet"),
+    "pyrra/examples/pyrra-connect-errors.yaml": ("20:11", "grouping by 'service' is not supported"),
 }
 
 

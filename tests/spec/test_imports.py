@@ -135,8 +135,8 @@ def test_pyrra_refusals(tmp_path: Path) -> None:
     text = (FORMATS / "pyrra.yaml").read_text().split("---\n")[0]
     grouped = _error(tmp_path, text.replace("  total:\n        metric: http_requests_total{job=\"gateway\"}\n",
                                             "  total:\n        metric: http_requests_total{job=\"gateway\"}\n"
-                                            "      grouping: [route]\n"))
-    assert "spec.indicator.ratio.grouping: grouping (one SLO per label value) is not supported yet" in grouped
+                                            "      grouping: [service]\n"))
+    assert "spec.indicator.ratio.grouping[0]: grouping by 'service' is not supported" in grouped
     not_selector = _error(tmp_path, text.replace('metric: http_requests_total{job="gateway"}',
                                                  'metric: sum(rate(http_requests_total[5m]))'))
     assert "spec.indicator.ratio.total.metric: Pyrra takes a vector selector here" in not_selector

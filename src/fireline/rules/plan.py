@@ -11,6 +11,8 @@ decided here and nowhere else.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -87,9 +89,12 @@ def _identity_matchers(service: str | None, slo: str | None) -> tuple[Matcher, .
     return tuple(Matcher(name, "=", value) for name, value in pairs if value is not None)
 
 
-def budget_remaining_query(service: str | None = None, slo: str | None = None) -> str:
-    """Budget remaining (1 untouched, 0 spent) of one SLO, of a service's SLOs, or of every SLO."""
-    return Selector(BUDGET_REMAINING, _identity_matchers(service, slo)).text()
+def budget_remaining_query(service: str | None = None, slo: str | None = None,
+                           group: dict[str, str] | None = None) -> str:
+    """Budget remaining (1 untouched, 0 spent) of one SLO, of a service's SLOs, or of every SLO;
+    of one group of a grouped SLO when its group labels are given."""
+    extra = tuple(Matcher(name, "=", value) for name, value in (group or {}).items())
+    return Selector(BUDGET_REMAINING, (*_identity_matchers(service, slo), *extra)).text()
 
 
 def window_ratios_query() -> str:
@@ -209,6 +214,10 @@ class Group:
         return group
 
 
+def _group_placeholder(label: str) -> str:
+    return f"FIRELINE_GROUP_{label}"
+
+
 def group_name(service: str, slo: str) -> str:
     return f"fireline:{service}:{slo}"
 
@@ -308,10 +317,23 @@ class _Builder:
             **(sloth_labels(service.name, slo.name) if self.sloth else {}),
             **dict(sorted({**service.metadata.labels, **slo.labels}.items())),
         }
+        # In an alert's annotations a grouped SLO's series are read for the alert's own group: the
+        # selectors get one matcher per group label, filled from $labels when the template runs.
+        self.group_placeholders = tuple(Matcher(name, "=", _group_placeholder(name)) for name in slo.group_by)
+        self.in_template = False
 
-    # series of this SLO, selected by its identity
+    # series of this SLO, selected by its identity (and, inside annotations, by the alert's group)
     def series(self, name: str) -> VectorSelector:
-        return VectorSelector(Selector(name, self.matchers))
+        extra = self.group_placeholders if self.in_template else ()
+        return VectorSelector(Selector(name, (*self.matchers, *extra)))
+
+    @contextmanager
+    def for_template(self) -> Iterator[None]:
+        self.in_template = True
+        try:
+            yield
+        finally:
+            self.in_template = False
 
     def ratio(self, window: Duration) -> VectorSelector:
         return self.series(ratio_series(window))
@@ -329,7 +351,7 @@ class _Builder:
         that must not fire on a young history: rate() does not extrapolate past the data it has,
         where a mean of recorded 5m rates times the window would."""
         seconds = Number.of(Decimal(window.milliseconds) / 1000)
-        errors = Paren(Binary("or", self.queries.errors(window), Call.of("vector", Number.of(0))))
+        errors = Paren(Binary("or", self.queries.errors(window), self.queries.zero_errors(window)))
         return Binary("*", errors, seconds), Binary("*", Paren(self.queries.total(window)), seconds)
 
     def min_events(self, tier: Tier) -> int:
@@ -363,7 +385,7 @@ class _Builder:
         q = self.queries
         out: list[Recording] = []
         if q.event_based:
-            errors = Binary("or", q.errors(BASE_WINDOW), Call.of("vector", Number.of(0)), before="\n")
+            errors = Binary("or", q.errors(BASE_WINDOW), q.zero_errors(BASE_WINDOW), before="\n")
             out.append(self.record(ERRORS_5M, errors, Source.RAW, BASE_WINDOW))
             out.append(self.record(TOTAL_5M, q.total(BASE_WINDOW), Source.RAW, BASE_WINDOW))
             out.append(self.record(ratio_series(BASE_WINDOW),
@@ -411,11 +433,20 @@ class _Builder:
         base = self.options.runbook_base_url.rstrip("/")
         return f"{base}/{runbook_file(self.service.name, self.slo.name, kind)}"
 
-    @staticmethod
-    def template_query(promql: Expr, fmt: str | None) -> str:
+    def template_query(self, promql: Expr, fmt: str | None) -> str:
         # Prometheus templates have no arithmetic: the sum is done by PromQL through query.
         shown = f" | {fmt}" if fmt else ""
-        return (f"{{{{ with query `{promql.text()}` }}}}{{{{ . | first | value{shown} }}}}"
+        text = promql.text()
+        if self.slo.group_by:
+            # printf fills the alert's group into the query: %[i]q quotes $labels.<i-th group label>.
+            text = text.replace("%", "%%")
+            for index, matcher in enumerate(self.group_placeholders, start=1):
+                text = text.replace(matcher.text(), f"{matcher.name}=%[{index}]q")
+            args = " ".join(f"$labels.{name}" for name in self.slo.group_by)
+            source = f"printf `{text}` {args} | query"
+        else:
+            source = f"query `{text}`"
+        return (f"{{{{ with {source} }}}}{{{{ . | first | value{shown} }}}}"
                 f"{{{{ else }}}}{'unknown' if fmt else ''}{{{{ end }}}}")
 
     def severity_labels(self, severity: Severity) -> dict[str, str]:
@@ -441,12 +472,14 @@ class _Builder:
             expr = Binary("and", expr, Binary(">=", self.events_over(tier.long_window), Number.of(guard)),
                           before="\n", after="\n")
         window_seconds = Number.of(Decimal(self.slo.window.milliseconds) / 1000)
-        exhaustion = Binary("/", Binary("*", Call.of("clamp_min", self.series(BUDGET_REMAINING), Number.of(0)),
-                                        window_seconds), Paren(long_burn))
+        with self.for_template():
+            exhaustion = Binary("/", Binary("*", Call.of("clamp_min", self.series(BUDGET_REMAINING), Number.of(0)),
+                                            window_seconds), Paren(self.burn_rate(tier.long_window)))
+            remaining = self.series(BUDGET_REMAINING)
+            long_ratio = self.ratio(tier.long_window)
         objective = decimal_text(self.slo.objective)
         error_ratio_threshold = float(tier.error_ratio_threshold(self.slo.window, self.budget))
         what = self.slo.description.rstrip(".") + ". " if self.slo.description else ""
-        remaining = self.series(BUDGET_REMAINING)
         generated = {
             "summary": (f"{self.service.name} {self.slo.name}: error budget burning "
                         f"{{{{ $value | printf \"%.1f\" }}}}x faster than allowed "
@@ -455,7 +488,7 @@ class _Builder:
                 f"{what}Burn rate over {tier.long_window}: {{{{ $value | printf \"%.2f\" }}}} "
                 f"(threshold {threshold_num}, also exceeded over {tier.short_window}). "
                 f"Error ratio over {tier.long_window}: "
-                f"{self.template_query(self.ratio(tier.long_window), 'humanizePercentage')} "
+                f"{self.template_query(long_ratio, 'humanizePercentage')} "
                 f"(objective {objective}%, alert above {error_ratio_threshold:.4g}). "
                 f"Error budget left over {self.slo.window}: "
                 f"{self.template_query(remaining, 'humanizePercentage')}. "
@@ -486,6 +519,8 @@ class _Builder:
         if budget_cfg.disable or self.slo.disabled_severities() == set(Severity):
             return []
         alerts = []
+        with self.for_template():
+            window_ratio = self.ratio(self.slo.window)
         for level_name, level, severity in (
             ("warning", budget_cfg.warning, budget_cfg.warning_severity),
             ("critical", budget_cfg.critical, budget_cfg.critical_severity),
@@ -496,7 +531,7 @@ class _Builder:
                             f"of the {self.slo.window} error budget left (below {decimal_text(level)}%)"),
                 "description": (
                     f"Error ratio over {self.slo.window}: "
-                    f"{self.template_query(self.ratio(self.slo.window), 'humanizePercentage')} "
+                    f"{self.template_query(window_ratio, 'humanizePercentage')} "
                     f"against an objective of {decimal_text(self.slo.objective)}%. "
                     "Follow the error-budget policy for this level."
                 ),
@@ -590,6 +625,11 @@ class RulePlan:
         return identity(self.service.name, self.slo.name)
 
     @property
+    def group_by(self) -> tuple[str, ...]:
+        """The labels that split this SLO into one budget per value; () for one budget."""
+        return tuple(self.slo.group_by)
+
+    @property
     def selector(self) -> str:
         """The label selector that picks this SLO's series: {service="...",slo="..."}."""
         return Selector("", _identity_matchers(self.service.name, self.slo.name)).text()
@@ -628,8 +668,8 @@ class RulePlan:
     def burn_rate_query(self, window: Duration) -> str:
         return burn_rate_query(self.service.name, self.slo.name, window, self.slo.error_budget)
 
-    def budget_remaining_query(self) -> str:
-        return budget_remaining_query(self.service.name, self.slo.name)
+    def budget_remaining_query(self, group: dict[str, str] | None = None) -> str:
+        return budget_remaining_query(self.service.name, self.slo.name, group)
 
     def traffic_query(self) -> str | None:
         """Events per second over 5m, for event-based SLIs (ratio SLIs have no event count)."""

@@ -28,8 +28,8 @@ def le_matcher(threshold: float) -> Matcher:
     return Matcher("le", "=", text)
 
 
-def _sum_rate(selector: VectorSelector, window: Duration) -> Expr:
-    return Aggregate("sum", Call("rate", (selector.range(window),)))
+def _sum_rate(selector: VectorSelector, window: Duration, by: tuple[str, ...] = ()) -> Expr:
+    return Aggregate("sum", Call("rate", (selector.range(window),)), by)
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,20 @@ class SLIQueries:
     @property
     def event_based(self) -> bool:
         return self.slo.sli.ratio is None
+
+    @property
+    def group_by(self) -> tuple[str, ...]:
+        return tuple(self.slo.group_by)
+
+    def zero_errors(self, window: Duration) -> Expr:
+        """What `errors or ...` falls back to when no error series exists (no failure seen yet): 0.
+
+        An ungrouped SLO has one series, so vector(0) does; a grouped SLO needs a 0 for each group
+        that has events, and `total * 0` carries exactly those groups' labels (vector(0) has none and
+        would match no group, leaving a group without errors without a ratio at all)."""
+        if self.group_by:
+            return Paren(Binary("*", self.total(window), Number.of(0)))
+        return Call("vector", (Number.of(0),))
 
     def _latency_selector(self, suffix: str, *extra: Matcher) -> VectorSelector:
         lat = self.slo.sli.latency
@@ -54,7 +68,8 @@ class SLIQueries:
         if sli.events is not None and sli.events.good is not None:
             return Query(render_window(sli.events.good, window))
         if sli.latency is not None:
-            return _sum_rate(self._latency_selector("bucket", le_matcher(sli.latency.threshold)), window)
+            return _sum_rate(self._latency_selector("bucket", le_matcher(sli.latency.threshold)), window,
+                             self.group_by)
         return None
 
     def errors(self, window: Duration) -> Expr:
@@ -76,7 +91,7 @@ class SLIQueries:
         if sli.events is not None:
             return Query(render_window(sli.events.total, window))
         if sli.latency is not None:
-            return _sum_rate(self._latency_selector("count"), window)
+            return _sum_rate(self._latency_selector("count"), window, self.group_by)
         raise ValueError("ratio SLIs have no separate total count")
 
     def ratio(self, window: Duration) -> Expr:
@@ -85,6 +100,6 @@ class SLIQueries:
             return Query(render_window(self.slo.sli.ratio, window))
         # No errors series at all (no 5xx seen yet) must read as 0 errors, not as "no data"; a
         # missing total stays missing, so the ratio has no data rather than 0% errors.
-        errors_or_zero = Binary("or", self.errors(window), Call("vector", (Number.of(0),)), before="\n  ")
+        errors_or_zero = Binary("or", self.errors(window), self.zero_errors(window), before="\n  ")
         return Binary("/", Paren(errors_or_zero, multiline=True), Paren(self.total(window)),
                       before="\n", after="\n")

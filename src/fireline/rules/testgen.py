@@ -20,7 +20,7 @@ without depending on how annotation templates render.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -90,6 +90,19 @@ def series_values(plan: list[InputSeries], segments: list[Segment]) -> list[dict
     return out
 
 
+# Values of a grouped SLO's group labels on the synthetic series: the group under test and another.
+GROUP_A = "fireline-a"
+GROUP_B = "fireline-b"
+
+
+def _in_group(series: InputSeries, group: dict[str, str]) -> InputSeries:
+    """The series with the group's labels, where the SLI's own selector leaves them free."""
+    if not group:
+        return series
+    return replace(series, labels={**group, **series.labels} if series.labels.keys() & group.keys()
+                   else {**series.labels, **group})
+
+
 def _minutes(duration: Duration) -> int:
     return math.ceil(duration.seconds / 60)
 
@@ -112,7 +125,11 @@ def _count_is(expr: str, minute: int, value: int) -> dict[str, Any]:
 class _SLOTests:
     def __init__(self, service: ServiceSpec, slo: SLOSpec, plan: list[InputSeries], *, label: str = "",
                  options: GenerateOptions | None = None) -> None:
-        self.service, self.slo, self.plan = service, slo, plan
+        self.service, self.slo = service, slo
+        # A grouped SLO's input series carry each group label (value GROUP_A when the SLI's selector
+        # leaves it free); its alerts and recordings are then checked with that group's labels.
+        self.group = {name: GROUP_A for name in slo.group_by}
+        self.plan = [_in_group(s, self.group) for s in plan]
         self.rules = RulePlan.build(service, slo, options)
         self.alert = self.rules.burn_alerts()[0].name if self.rules.burn_alerts() else ""
         self.identity = {"alertname": self.alert, "service": service.name, "slo": slo.name}
@@ -187,10 +204,45 @@ class _SLOTests:
             }],
         )
 
-    def _record_labels(self) -> str:
-        # The labels the plan puts on its recordings (identity, compat labels, the spec's labels).
+    def _record_labels(self, group: dict[str, str] | None = None) -> str:
+        # The labels the plan puts on its recordings (identity, compat labels, the spec's labels), and
+        # a grouped SLO's group labels, which the SLI's aggregation keeps.
         labels = next(r.labels for r in self.rules.recordings if r.name == BUDGET_REMAINING)
-        return _selector(dict(sorted(labels.items())))
+        return _selector(dict(sorted({**labels, **self._group_of(group)}.items())))
+
+    def _group_of(self, group: dict[str, str] | None) -> dict[str, str]:
+        """The group labels a recording carries: the given group's, else those of the input series
+        (GROUP_A, or the value the SLI's selector fixes)."""
+        if group is not None:
+            return group
+        return {k: v for s in self.plan for k, v in s.labels.items() if k in self.group}
+
+    def groups_apart(self) -> dict[str, Any] | None:
+        """A grouped SLO: one group in a total outage pages for that group only, the other keeps its budget."""
+        if not self.slo.group_by or any(s.labels.get(n) != GROUP_A for s in self.plan for n in self.slo.group_by):
+            return None  # the SLI's selector fixes a group label: only one group can exist
+        pages = [t for t in self.slo.tiers() if t.severity is Severity.PAGE] or self.slo.tiers()
+        if not pages:
+            return None
+        healthy = {name: GROUP_B for name in self.slo.group_by}
+        other = [replace(s, labels={**s.labels, **healthy}) for s in self.plan]
+        minutes = CLEAN_HISTORY_MINUTES
+        failing = series_values(self.plan, [Segment(minutes, 1.0)])
+        clean = series_values(other, [Segment(minutes, 0.0)])
+        tier = min(pages, key=lambda t: t.short_window)
+        page = {**self._tier_labels(tier), "fireline_severity": tier.severity.value}
+        return {
+            "name": f"{self.service.name}/{self.slo.name}: {self.label}one group failing pages for that group, "
+                    "the other keeps its budget",
+            "interval": f"{EVALUATION_INTERVAL_MINUTES}m",
+            "input_series": failing + clean,
+            "promql_expr_test": [
+                _count_is(_count_alerts({**page, **self.group}), minutes, 1),
+                _count_is(_count_alerts({**page, **healthy}), minutes, 0),
+                {"expr": f"round({self.rules.budget_remaining_query(healthy)}, 0.001)", "eval_time": f"{minutes}m",
+                 "exp_samples": [{"labels": self._record_labels(healthy), "value": 1}]},
+            ],
+        }
 
     def good_absent(self) -> dict[str, Any] | None:
         """Only failing requests, and the good-events series never appears: the outage still pages."""
@@ -275,7 +327,7 @@ class _SLOTests:
         for tier in self.slo.tiers():
             out.append(self.threshold(tier, BELOW))
             out.append(self.threshold(tier, ABOVE))
-        out.extend((self.budget(), self.good_absent(), self.total_absent(), self.no_data()))
+        out.extend((self.budget(), self.good_absent(), self.total_absent(), self.no_data(), self.groups_apart()))
         return [t for t in out if t is not None]
 
 
@@ -287,8 +339,10 @@ STANDIN_TOTAL = "fireline_standin_requests_total"
 def standin_slo(service: ServiceSpec, slo: SLOSpec) -> SLOSpec:
     """The same SLO with its SLI replaced by stand-in counters: identical windows, tiers and alerts."""
     labels = _selector({"service": service.name, "slo": slo.name})
-    sli = SLI(events=EventsSLI(errors=f"sum(rate({STANDIN_ERRORS}{labels}[{{{{.window}}}}]))",
-                               total=f"sum(rate({STANDIN_TOTAL}{labels}[{{{{.window}}}}]))"))
+    # A grouped SLO's stand-in keeps its groups: the stand-in counters carry the group labels too.
+    by = f" by ({', '.join(slo.group_by)}) " if slo.group_by else ""
+    sli = SLI(events=EventsSLI(errors=f"sum{by}(rate({STANDIN_ERRORS}{labels}[{{{{.window}}}}]))",
+                               total=f"sum{by}(rate({STANDIN_TOTAL}{labels}[{{{{.window}}}}]))"))
     return slo.model_copy(update={"sli": sli})
 
 

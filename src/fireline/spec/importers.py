@@ -22,6 +22,7 @@ from fireline.slo.tiers import decimal_text, error_budget
 from fireline.spec.errors import Problem, SpecError, display_path, field_path
 from fireline.spec.loader import Document, position, validate
 from fireline.spec.models import (
+    RESERVED_LABELS,
     DurationField,
     LabelMap,
     Model,
@@ -933,16 +934,23 @@ def _pyrra_to_native(doc: Document, pyrra: PyrraDoc) -> dict[str, Any]:
     spec, ind = pyrra.spec, pyrra.spec.indicator
     loc: tuple[int | str, ...] = ("spec", "indicator")
     chosen = next(n for n in ("ratio", "latency", "latencyNative", "bool_gauge") if getattr(ind, n) is not None)
-    grouping = getattr(ind, chosen).grouping
-    if grouping:
-        raise Refusal(doc, (*loc, chosen, "grouping"),
-                      "grouping (one SLO per label value) is not supported yet: remove grouping for one SLO "
-                      "over all series, or write one SLO per value")
+    grouping = list(getattr(ind, chosen).grouping or [])
+    for index, label in enumerate(grouping):
+        if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", label):
+            raise Refusal(doc, (*loc, chosen, "grouping", index), f"{label!r} is not a valid Prometheus label name")
+        if label in RESERVED_LABELS:
+            raise Refusal(doc, (*loc, chosen, "grouping", index),
+                          f"grouping by {label!r} is not supported: fireline sets {label!r} on every series it "
+                          f"records (the SLO's identity), so the groups would collide; relabel the metric's "
+                          f"{label!r} (e.g. to exported_{label}) at scrape time and group by that")
+    # Pyrra's grouping is one SLO per label value: fireline's group_by, the sums kept by those labels.
+    by = f" by ({', '.join(grouping)}) " if grouping else ""
     events: dict[str, str]
     if ind.ratio is not None:
         errors = _pyrra_selector(doc, (*loc, "ratio", "errors", "metric"), ind.ratio.errors.metric)
         total = _pyrra_selector(doc, (*loc, "ratio", "total", "metric"), ind.ratio.total.metric)
-        events = {"errors": f"sum(rate({errors}[{{{{.window}}}}]))", "total": f"sum(rate({total}[{{{{.window}}}}]))"}
+        events = {"errors": f"sum{by}(rate({errors}[{{{{.window}}}}]))",
+                  "total": f"sum{by}(rate({total}[{{{{.window}}}}]))"}
     elif ind.latency is not None:
         success = _pyrra_selector(doc, (*loc, "latency", "success", "metric"), ind.latency.success.metric)
         total = _pyrra_selector(doc, (*loc, "latency", "total", "metric"), ind.latency.total.metric)
@@ -950,12 +958,13 @@ def _pyrra_to_native(doc: Document, pyrra: PyrraDoc) -> dict[str, Any]:
             raise Refusal(doc, (*loc, "latency", "success", "metric"),
                           "the success metric must select one bucket with le, e.g. "
                           "http_request_duration_seconds_bucket{le=\"0.5\"}")
-        events = {"good": f"sum(rate({success}[{{{{.window}}}}]))", "total": f"sum(rate({total}[{{{{.window}}}}]))"}
+        events = {"good": f"sum{by}(rate({success}[{{{{.window}}}}]))",
+                  "total": f"sum{by}(rate({total}[{{{{.window}}}}]))"}
     elif ind.bool_gauge is not None:
         # A 0/1 gauge (probe_success): each sample is one event, good when 1.
         metric = _pyrra_selector(doc, (*loc, "bool_gauge", "metric"), ind.bool_gauge.metric)
-        events = {"good": f"sum(sum_over_time({metric}[{{{{.window}}}}]))",
-                  "total": f"sum(count_over_time({metric}[{{{{.window}}}}]))"}
+        events = {"good": f"sum{by}(sum_over_time({metric}[{{{{.window}}}}]))",
+                  "total": f"sum{by}(count_over_time({metric}[{{{{.window}}}}]))"}
     else:
         raise Refusal(doc, (*loc, "latencyNative"),
                       "latencyNative (native histograms) is not supported yet: use latency with a classic "
@@ -983,6 +992,7 @@ def _pyrra_to_native(doc: Document, pyrra: PyrraDoc) -> dict[str, Any]:
             "window": str(spec.window),
             "description": spec.description or "",
             "labels": labels,
+            **({"group_by": grouping} if grouping else {}),
             "sli": {"events": events},
             "alerting": alerting,
         }]},

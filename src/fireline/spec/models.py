@@ -28,6 +28,9 @@ RESERVED_LABELS = frozenset(
      "__name__"}
 )
 
+# Labels a group_by may not name: the histogram bucket bound and the compat identity labels.
+GROUP_BY_FORBIDDEN = frozenset({"le", "sloth_id", "sloth_service", "sloth_slo", "sloth_severity", "job_name"})
+
 MIN_WINDOW = Duration.parse("7d")
 MAX_WINDOW = Duration.parse("90d")
 
@@ -95,6 +98,40 @@ def check_promql(query: str) -> str | None:
 
 def render_window(query: str, window: Duration) -> str:
     return WINDOW_PLACEHOLDER_RE.sub(str(window), query)
+
+
+# Aggregations that keep each input series' labels (they select series, they do not merge them).
+_SELECTING_AGGREGATIONS = frozenset({"topk", "bottomk", "limitk", "limit_ratio"})
+
+
+def dropped_labels(query: str, labels: list[str]) -> list[str]:
+    """The labels of `labels` that some aggregation in the query removes from its result, in order.
+
+    Any `sum`/`count`/... in the expression that neither keeps a label `by` it nor leaves it out of
+    `without` drops that label for everything computed from it.
+    """
+    tree = promql_parser.parse(query)
+    dropped: set[str] = set()
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, promql_parser.AggregateExpr):
+            if str(node.op) not in _SELECTING_AGGREGATIONS:
+                modifier = node.modifier
+                if modifier is None:
+                    dropped.update(labels)
+                elif str(modifier.type).endswith("By"):
+                    dropped.update(name for name in labels if name not in modifier.labels)
+                else:
+                    dropped.update(name for name in labels if name in modifier.labels)
+            stack.append(node.expr)
+        elif isinstance(node, promql_parser.BinaryExpr):
+            stack.extend((node.lhs, node.rhs))
+        elif isinstance(node, promql_parser.Call):
+            stack.extend(node.args)
+        elif isinstance(node, promql_parser.ParenExpr | promql_parser.UnaryExpr | promql_parser.SubqueryExpr):
+            stack.append(node.expr)
+    return [name for name in labels if name in dropped]
 
 
 def _check_windowed_query(query: str, what: str) -> str:
@@ -334,6 +371,9 @@ class SLOSpec(Model):
     labels: LabelMap = {}
     # Labels only on Sloth's sloth_slo_info series (written with --compat sloth): Sloth's info_labels.
     info_labels: LabelMap = {}
+    # One budget per value of these labels (per route, tenant, region): the SLI keeps them, every
+    # recording and alert carries them, and each label value burns and alerts on its own.
+    group_by: list[str] = Field(default=[], description="labels that split the SLO into one budget per value")
     sli: SLI
     alerting: Alerting = Alerting()
 
@@ -366,6 +406,38 @@ class SLOSpec(Model):
     @classmethod
     def _labels(cls, value: dict[str, str]) -> dict[str, str]:
         return _check_labels(value, "label")
+
+    @field_validator("group_by")
+    @classmethod
+    def _group_by(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not LABEL_NAME_RE.match(name):
+                raise ValueError(f"group_by label {name!r} is not a valid Prometheus label name")
+            if name in RESERVED_LABELS or name in GROUP_BY_FORBIDDEN:
+                raise ValueError(f"group_by label {name!r} is set by fireline or the SLI itself; group by a "
+                                 "label of the SLI's series (route, tenant, region)")
+        if len(set(value)) != len(value):
+            raise ValueError(f"group_by names a label twice: {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _groups_kept(self) -> SLOSpec:
+        if not self.group_by:
+            return self
+        if overlap := sorted(set(self.group_by) & (self.labels.keys() | self.info_labels.keys())):
+            raise ValueError(f"{', '.join(overlap)} is both a group_by label and a fixed label of the SLO")
+        queries: list[tuple[str, str]] = []
+        if self.sli.events is not None:
+            queries = [(f"the {n} query", q) for n in ("errors", "good", "total")
+                       if (q := getattr(self.sli.events, n)) is not None]
+        elif self.sli.ratio is not None:
+            queries = [("the ratio query", self.sli.ratio)]
+        for what, query in queries:
+            dropped = dropped_labels(render_window(query, Duration.parse("5m")), self.group_by)
+            if dropped:
+                raise ValueError(f"{what} aggregates away the group_by label(s) {', '.join(dropped)}: keep them, "
+                                 f"e.g. sum by ({', '.join(self.group_by)}) (rate(...[{{{{.window}}}}]))")
+        return self
 
     @model_validator(mode="after")
     def _tiers_can_fire(self) -> SLOSpec:
