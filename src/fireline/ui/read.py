@@ -196,7 +196,9 @@ def read_prometheus(ctx: ServerContext, at: datetime) -> PrometheusReadings:
                 key = (sample.labels.get("service", ""), sample.labels.get("slo", ""), str(window))
                 readings.ratios[key] = sample.value
             for sample in client.query(budget_remaining_query(), at):
-                readings.remaining[(sample.labels.get("service", ""), sample.labels.get("slo", ""))] = sample.value
+                slo_key = (sample.labels.get("service", ""), sample.labels.get("slo", ""))
+                # A grouped SLO has one budget per group: the overview shows its worst group.
+                readings.remaining[slo_key] = min(sample.value, readings.remaining.get(slo_key, sample.value))
             readings.alerts = [s.labels for s in client.query('ALERTS{alertstate="firing"}', at)]
     except PrometheusUnavailable as exc:
         readings.error = f"Prometheus is unreachable: {exc}"
