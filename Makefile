@@ -47,23 +47,37 @@ lint: install
 	$(BIN)/mypy
 
 # make demo: generate the example bundle, lint it, run its promtool tests, start the local stack
-# (Prometheus, an HA pair of Alertmanagers, fireline serve, capture server, demo service) and run
-# the drill, SLO fire drill included. The stack keeps running for a look around; `make demo CI=1`
-# stops it. STACK_ARGS=--free-ports when the default ports (9090, 9093-9094, 8080, ...) are taken.
+# (Prometheus with the example services' last 30 days and their story, an HA pair of Alertmanagers,
+# fireline serve with the error-budget policy engine, capture server, demo service) and run the
+# drill, SLO fire drill and policy check included. It prints how long each phase took. The stack
+# keeps running for a look around; `make demo CI=1` stops it. STACK_ARGS=--free-ports when the
+# default ports (9090, 9093-9094, 8080, ...) are taken.
 STACK ?= .fireline/stack
 STACK_ARGS ?=
+HISTORY ?= 30d
 CI ?=
+# When make started: the install phase (venv, Debian packages) counts towards the demo's time.
+DEMO_T0 := $(shell date +%s.%N)
 
 demo: install
 	@$(BIN)/fireline stack down --dir $(STACK) >/dev/null
-	rm -rf $(OUT)
-	@out=$$($(BIN)/fireline generate examples/ -c examples/fireline.yaml -o $(OUT) 2>&1) || { echo "$$out"; exit 1; }; \
-	echo "$$out" | tail -n 1
-	$(BIN)/fireline lint $(OUT) && echo "lint: no problems"
-	$(BIN)/fireline check $(OUT)
-	$(BIN)/fireline stack up --bundle $(OUT) -c examples/fireline.yaml --specs examples --dir $(STACK) --alertmanager-replicas 2 $(STACK_ARGS)
-	@status=0; $(BIN)/fireline drill --dir $(STACK) || status=$$?; \
+	@rm -rf $(OUT)
+	@status=0; timings=""; \
+	since() { awk -v a="$$1" -v b="$$(date +%s.%N)" 'BEGIN { printf "%.1fs", b - a }'; }; \
+	timings="install $$(since $(DEMO_T0))"; \
+	t=$$(date +%s.%N); \
+	out=$$($(BIN)/fireline generate examples/ -c examples/fireline.yaml -o $(OUT) 2>&1) || { echo "$$out"; exit 1; }; \
+	echo "$$out" | tail -n 1; timings="$$timings, generate $$(since $$t)"; \
+	t=$$(date +%s.%N); $(BIN)/fireline lint $(OUT) && echo "lint: no problems" || exit 1; \
+	timings="$$timings, lint $$(since $$t)"; \
+	t=$$(date +%s.%N); $(BIN)/fireline check $(OUT) || exit 1; timings="$$timings, check $$(since $$t)"; \
+	t=$$(date +%s.%N); \
+	$(BIN)/fireline stack up --bundle $(OUT) -c examples/fireline.yaml --specs examples --dir $(STACK) \
+	  --alertmanager-replicas 2 --history $(HISTORY) $(STACK_ARGS) || exit 1; \
+	timings="$$timings, stack up with $(HISTORY) of history $$(since $$t)"; \
+	t=$$(date +%s.%N); $(BIN)/fireline drill --dir $(STACK) || status=$$?; timings="$$timings, drill $$(since $$t)"; \
 	if [ -n "$(CI)" ]; then echo "CI=1: stopping the stack"; $(BIN)/fireline stack down --dir $(STACK); fi; \
+	echo "demo phases: $$timings; total $$(since $(DEMO_T0))"; \
 	exit $$status
 
 # Each script prints its table; rules_cost also writes bench/RESULTS.md and bench/results/rules_cost.json,

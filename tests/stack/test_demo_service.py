@@ -58,3 +58,21 @@ def test_bad_control_input_is_a_400_with_a_reason(service: DemoService, body: ob
     port = service.start(traffic=False)
     response = httpx.post(f"http://127.0.0.1:{port}/control", json=body)
     assert response.status_code == 400 and message in response.json()["error"]
+
+
+def test_search_and_myservice_have_their_own_metrics_and_faults(service: DemoService) -> None:
+    port = service.start()
+    base = f"http://127.0.0.1:{port}"
+    time.sleep(1.0)
+    search = _samples(httpx.get(f"{base}/metrics/search").text, "search_requests")
+    assert search["search_requests_total"] >= 10 and search["search_requests_failed_total"] == 0
+    assert "http_requests_total" not in httpx.get(f"{base}/metrics/search").text
+    assert httpx.post(f"{base}/control", json={"service": "search", "error_rate": 1.0}).status_code == 200
+    assert httpx.get(f"{base}/api/search").status_code == 500
+    assert httpx.get(f"{base}/api/checkout").status_code == 200  # checkout's faults are its own
+    assert httpx.get(f"{base}/control?service=search").json()["error_rate"] == 1.0
+    mine = _samples(httpx.get(f"{base}/metrics/myservice").text, "http_request_duration_seconds_count")
+    assert mine['http_request_duration_seconds_count{code="200"}'] >= 10
+    assert mine['http_request_duration_seconds_count{code="429"}'] == 0
+    response = httpx.post(f"{base}/control", json={"service": "billing", "error_rate": 1.0})
+    assert response.status_code == 400 and "billing" in response.json()["error"]

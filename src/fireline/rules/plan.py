@@ -151,6 +151,13 @@ def window_ratio_all_query(window: Duration) -> str:
     return Selector(ratio_series(window), ()).text()
 
 
+def history_recordings() -> tuple[str, ...]:
+    """The recordings that other rules (1d, 3d, the SLO window) and the policy engine (the window's
+    start, exclusions) read over long spans: what a backfill must write for them to be right from
+    the first evaluation (stack/history.py)."""
+    return ERRORS_5M, TOTAL_5M, ratio_series(BASE_WINDOW)
+
+
 def traffic_query(service: str | None = None) -> str:
     """Events per second over the 5m base window, recorded for event-based SLIs."""
     return Selector(TOTAL_5M, _identity_matchers(service, None)).text()

@@ -9,7 +9,7 @@ import threading
 from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from fireline.routing.expected import ExpectedRoute, ExpectedRoutesError, expected_routes, load_expected_routes
-from fireline.slo.durations import Duration
+from fireline.slo.durations import Duration, DurationError
 from fireline.spec.errors import SpecError, display_path
 from fireline.spec.loader import load_config
 from fireline.stack.demo_service import DemoService
@@ -93,9 +93,20 @@ def stack_up(
     group_interval: Annotated[str | None, typer.Option(help="Overrides group_interval ('' keeps it).")] = "10s",
     repeat_interval: Annotated[str | None, typer.Option(help="Overrides repeat_interval ('' keeps it).")] = "1h",
     rps: Annotated[float, typer.Option(help="Demo service self-traffic, requests per second.")] = 10.0,
+    history: Annotated[str | None, typer.Option(
+        help="Write the example services' last days first (e.g. 30d): budgets, tiers and charts from the start, "
+             "with a story (docs/drill.md). Needs --specs examples and --engine prometheus.")] = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="text or json")] = OutputFormat.TEXT,
 ) -> None:
     """Start the stack on 127.0.0.1 (clean data every time); `fireline stack down` stops it."""
+    span: Duration | None = None
+    if history:
+        try:
+            span = Duration.parse(history)
+        except DurationError as exc:
+            raise _error(f"--history {history!r}: {exc}") from None
+        if not Duration.parse("1d").milliseconds <= span.milliseconds <= Duration.parse("90d").milliseconds:
+            raise _error(f"--history {history}: give between 1d and 90d")
     ports = Ports.free(replicas) if free_ports else Ports()
     for attr, value in (("prometheus", prometheus_port), ("alertmanager", alertmanager_port),
                         ("cluster", cluster_port), ("fireline", fireline_port), ("capture", capture_port),
@@ -107,7 +118,7 @@ def stack_up(
         alertmanager_replicas=replicas, demo=demo,
         scrape_interval=scrape_interval, evaluation_interval=evaluation_interval, group_wait=group_wait or None,
         group_interval=group_interval or None, repeat_interval=repeat_interval or None, demo_rps=rps,
-        engine=engine.value)
+        engine=engine.value, history=span)
     try:
         state = up(options)
     except StackError as exc:
@@ -116,8 +127,20 @@ def stack_up(
         typer.echo(json.dumps(asdict(state), indent=2))
         return
     console.print(f"stack up in {display_path(Path(state.state_dir))} ({'demo' if state.demo else 'live'} receivers)")
+    if state.history:
+        _print_history(state.history)
     _print_urls(state)
     console.print(f"stop it with: {_self()} stack down" + _dir_flag(state_dir))
+
+
+def _print_history(history: dict[str, Any]) -> None:
+    took = ", ".join(f"{step} {seconds:.1f}s" for step, seconds in history["seconds"].items())
+    console.print(f"  history       {history['span']}: {history['samples']:,} raw samples and their 5m recordings "
+                  f"({history['blocks']} blocks) in {took}", markup=False, highlight=False)
+    left = ", ".join(f"{slo} {remaining:.0%}" for slo, remaining in history["budgets"].items())
+    console.print(f"  story         budget left at its end: {left}", markup=False, highlight=False)
+    for posted in history.get("exclusions_posted") or []:
+        console.print(f"  excluded      {posted} (maintenance)", markup=False, highlight=False)
 
 
 def _dir_flag(state_dir: Path) -> str:

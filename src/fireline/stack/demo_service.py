@@ -1,10 +1,18 @@
 """`fireline demo-service`: a small HTTP service with real request metrics and fault injection.
 
-It serves `GET /api/checkout`, instrumented with prometheus-client as most services are:
-`http_requests_total{code}` and the histogram `http_request_duration_seconds`. A background
-client sends it steady traffic over real HTTP, so every sample Prometheus scrapes comes from a
-request that happened. `POST /control` injects an error rate and added latency, so a drill can
-start an incident on demand and measure how long the page takes.
+It stands in for the three example services (examples/), each instrumented with prometheus-client
+as most services are, each on its own metrics path so that Prometheus scrapes it as its own job:
+
+    checkout   GET /api/checkout   /metrics            http_requests_total{code}, histogram
+                                                       http_request_duration_seconds
+    search     GET /api/search     /metrics/search     search_requests_total, search_requests_failed_total
+    myservice  GET /api/myservice  /metrics/myservice  histogram http_request_duration_seconds{code}
+
+A background client sends them steady traffic over real HTTP (checkout at --rps, the other two at
+half of it), so every sample Prometheus scrapes comes from a request that happened. `POST /control`
+injects an error rate and added latency (checkout's unless the body names `"service"`), so a drill
+can start an incident on demand and measure how long the page takes. stack/history.py writes the
+same series for the 30 days before the stack started (`fireline stack up --history 30d`).
 """
 
 from __future__ import annotations
@@ -26,6 +34,24 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 # Buckets around the example latency SLO's 0.5s threshold.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+MYSERVICE_BUCKETS = (0.1, 0.25, 0.5, 1.0)
+
+
+@dataclass(frozen=True)
+class DemoApp:
+    """One example service the demo serves: its scrape job (the examples' selectors name it), the
+    path one request takes, where its metrics are, and its share of the traffic rate."""
+
+    job: str
+    api_path: str
+    metrics_path: str
+    traffic_share: float
+
+
+CHECKOUT = DemoApp("checkout", "/api/checkout", "/metrics", 1.0)
+SEARCH = DemoApp("search", "/api/search", "/metrics/search", 0.5)
+MYSERVICE = DemoApp("myservice", "/api/myservice", "/metrics/myservice", 0.5)
+DEMO_APPS = (CHECKOUT, SEARCH, MYSERVICE)
 
 
 @dataclass
@@ -58,10 +84,21 @@ class DemoService:
         self.requests = Counter("http_requests_total", "HTTP requests served.", ["code"], registry=self.registry)
         self.duration = Histogram("http_request_duration_seconds", "HTTP request latency.",
                                   buckets=LATENCY_BUCKETS, registry=self.registry)
-        # Both codes exist from the start, so error-ratio queries see 0 errors rather than no data.
+        # Every code exists from the start, so error-ratio queries see 0 errors rather than no data.
         self.requests.labels(code="200")
         self.requests.labels(code="500")
-        self.faults = Faults()
+        self.search_registry = CollectorRegistry()
+        self.searches = Counter("search_requests", "Search queries answered.", registry=self.search_registry)
+        self.searches_failed = Counter("search_requests_failed", "Search queries that failed.",
+                                       registry=self.search_registry)
+        self.myservice_registry = CollectorRegistry()
+        self.myservice_duration = Histogram("http_request_duration_seconds", "HTTP request latency.", ["code"],
+                                            buckets=MYSERVICE_BUCKETS, registry=self.myservice_registry)
+        for code in ("200", "429", "500"):
+            self.myservice_duration.labels(code=code)
+        self.app_faults = {app.job: Faults() for app in DEMO_APPS}
+        self.registries = {CHECKOUT.metrics_path: self.registry, SEARCH.metrics_path: self.search_registry,
+                           MYSERVICE.metrics_path: self.myservice_registry}
         self.rps = rps
         self._lock = threading.Lock()
         self._random = random.Random(seed)
@@ -71,24 +108,58 @@ class DemoService:
 
     # --- request handling --------------------------------------------------------------------
 
-    def handle_checkout(self) -> int:
+    @property
+    def faults(self) -> Faults:
+        """checkout's faults (the drill's target)."""
+        return self.app_faults[CHECKOUT.job]
+
+    def _serve_one(self, app: DemoApp) -> tuple[bool, float]:
+        """Decide one request's fate under the app's faults; returns (failed, seconds it took)."""
         started = time.monotonic()
         with self._lock:
-            faults = Faults(**asdict(self.faults))
+            faults = Faults(**asdict(self.app_faults[app.job]))
             failed = self._random.random() < faults.error_rate
         if faults.latency_seconds:
             time.sleep(faults.latency_seconds)
+        return failed, time.monotonic() - started
+
+    def handle_checkout(self) -> int:
+        failed, took = self._serve_one(CHECKOUT)
         code = 500 if failed else 200
         self.requests.labels(code=str(code)).inc()
-        self.duration.observe(time.monotonic() - started)
+        self.duration.observe(took)
         return code
 
+    def handle_search(self) -> int:
+        failed, _ = self._serve_one(SEARCH)
+        self.searches.inc()
+        if failed:
+            self.searches_failed.inc()
+        return 500 if failed else 200
+
+    def handle_myservice(self) -> int:
+        failed, took = self._serve_one(MYSERVICE)
+        code = 500 if failed else 200
+        self.myservice_duration.labels(code=str(code)).observe(took)
+        return code
+
+    def handle(self, path: str) -> int | None:
+        """Serve one API request; None for a path that is no demo app's."""
+        handlers = {CHECKOUT.api_path: self.handle_checkout, SEARCH.api_path: self.handle_search,
+                    MYSERVICE.api_path: self.handle_myservice}
+        handler = handlers.get(path)
+        return None if handler is None else handler()
+
     def set_faults(self, body: dict[str, Any]) -> Faults:
-        unknown = set(body) - {"error_rate", "latency_seconds"}
+        unknown = set(body) - {"error_rate", "latency_seconds", "service"}
         if unknown:
-            raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}; expected error_rate, latency_seconds")
+            raise ValueError(f"unknown field(s): {', '.join(sorted(unknown))}; "
+                             "expected error_rate, latency_seconds, service")
+        job = body.get("service", CHECKOUT.job)
+        if job not in self.app_faults:
+            raise ValueError(f"service {job!r} is not served here; one of {', '.join(self.app_faults)}")
         with self._lock:
-            merged = {**asdict(self.faults), **body}
+            merged = {**asdict(self.app_faults[job]), **{k: v for k, v in body.items() if k != "service"}}
             try:
                 faults = Faults(
                     error_rate=float(merged["error_rate"]), latency_seconds=float(merged["latency_seconds"])
@@ -96,7 +167,7 @@ class DemoService:
             except (TypeError, ValueError):
                 raise ValueError("error_rate and latency_seconds must be numbers") from None
             faults.validate()
-            self.faults = faults
+            self.app_faults[job] = faults
             return faults
 
     # --- lifecycle ---------------------------------------------------------------------------
@@ -116,13 +187,19 @@ class DemoService:
                 self.wfile.write(body)
 
             def do_GET(self) -> None:
-                if self.path == "/metrics":
-                    self._reply(200, generate_latest(service.registry), CONTENT_TYPE_LATEST)
-                elif self.path == "/api/checkout":
-                    code = service.handle_checkout()
+                path, _, query = self.path.partition("?")
+                registry = service.registries.get(path)
+                if registry is not None:
+                    self._reply(200, generate_latest(registry), CONTENT_TYPE_LATEST)
+                elif path == "/control":
+                    job = query.removeprefix("service=") if query.startswith("service=") else CHECKOUT.job
+                    faults = service.app_faults.get(job)
+                    if faults is None:
+                        self._reply(404, json.dumps({"error": f"service {job!r} is not served here"}).encode())
+                    else:
+                        self._reply(200, json.dumps(asdict(faults)).encode())
+                elif (code := service.handle(path)) is not None:
                     self._reply(code, json.dumps({"status": "ok" if code == 200 else "error"}).encode())
-                elif self.path == "/control":
-                    self._reply(200, json.dumps(asdict(service.faults)).encode())
                 elif self.path == "/healthz":
                     self._reply(200, b'{"status": "ok"}')
                 else:
@@ -159,18 +236,25 @@ class DemoService:
 
     def _traffic(self, base_url: str) -> None:
         # A fixed schedule, not "sleep after each request": injected latency must not slow the rate.
+        # Each app's share of the ticks is exact: an app with share 0.5 gets every other tick.
         interval = 1.0 / self.rps
         next_at = time.monotonic()
+        credit = {app.job: 0.0 for app in DEMO_APPS}
         with httpx.Client(base_url=base_url, timeout=15.0) as client:
             while not self._stop.is_set():
                 next_at += interval
-                threading.Thread(target=self._one_request, args=(client,), daemon=True).start()
+                for app in DEMO_APPS:
+                    credit[app.job] += app.traffic_share
+                    if credit[app.job] >= 1.0:
+                        credit[app.job] -= 1.0
+                        threading.Thread(target=self._one_request, args=(client, app.api_path),
+                                         daemon=True).start()
                 self._stop.wait(max(0.0, next_at - time.monotonic()))
 
     @staticmethod
-    def _one_request(client: httpx.Client) -> None:
+    def _one_request(client: httpx.Client, path: str) -> None:
         with contextlib.suppress(httpx.HTTPError):  # the service is stopping
-            client.get("/api/checkout")
+            client.get(path)
 
     def stop(self) -> None:
         self._stop.set()

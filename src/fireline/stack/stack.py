@@ -27,6 +27,7 @@ proxies /api/v1/rules to vmalert, so the drill, fireline serve and the UI read i
 from __future__ import annotations
 
 import json
+import math
 import secrets
 import shutil
 import sys
@@ -39,7 +40,9 @@ import httpx
 from ruamel.yaml import YAML
 
 from fireline.routing.expected import ALERTMANAGER_CONFIG, EXPECTED_ROUTES
+from fireline.slo.durations import Duration
 from fireline.stack.amconfig import CaptureMap, derive_stack_config, read_yaml, to_yaml
+from fireline.stack.demo_service import MYSERVICE, SEARCH
 from fireline.stack.process import (
     LOOPBACK,
     PidRecord,
@@ -107,6 +110,8 @@ class StackOptions:
     demo_job: str = "checkout"
     start_timeout: float = 60.0
     engine: str = "prometheus"  # or victoriametrics (ENGINES)
+    history: Duration | None = None  # write the example services' story over this span first (history.py)
+    policy_interval: str | None = "10s"  # demo mode: overrides policy.interval, so tiers move within a demo
 
 
 @dataclass
@@ -125,6 +130,7 @@ class StackState:
     started_at: float
     timers: dict[str, str | None]
     options: dict[str, Any] = field(default_factory=dict)
+    history: dict[str, Any] | None = None  # --history: span, budgets the story planned, exclusions, seconds
 
     @property
     def alertmanager_urls(self) -> list[str]:
@@ -233,6 +239,17 @@ def _serve_config(options: StackOptions, layout: Layout, token_file: Path, captu
             if isinstance(receiver.get("webhook"), dict):
                 receiver["webhook"].pop("url_file", None)
                 receiver["webhook"]["url"] = f"{base}/webhook"
+        policy = data.get("policy")
+        if isinstance(policy, dict):
+            if options.policy_interval:
+                policy["interval"] = options.policy_interval
+            for name, tracker in (policy.get("trackers") or {}).items():
+                if not isinstance(tracker, dict):
+                    continue
+                # The tracker's API at the capture server, with a token only the capture server sees.
+                token = _write(layout.secrets / f"tracker-{name}.token", f"capture-tracker-{name}\n", 0o600)
+                tracker.pop("token_env", None)
+                tracker.update({"url": f"{capture_url}/serve/tracker-{name}", "token_file": str(token)})
     return _write(layout.fireline / "fireline.yaml",
                   dump_yaml(data, header="Written by `fireline stack up` for `fireline serve`; do not edit."))
 
@@ -242,6 +259,9 @@ def _scrape_configs(options: StackOptions, engine_job: tuple[str, int]) -> list[
     return [
         {"job_name": engine_job[0], "static_configs": [{"targets": [f"{LOOPBACK}:{engine_job[1]}"]}]},
         {"job_name": options.demo_job, "static_configs": [{"targets": [f"{LOOPBACK}:{p.demo_service}"]}]},
+        # The demo service stands in for the other examples too, each on its own metrics path.
+        *({"job_name": app.job, "metrics_path": app.metrics_path,
+           "static_configs": [{"targets": [f"{LOOPBACK}:{p.demo_service}"]}]} for app in (SEARCH, MYSERVICE)),
         {"job_name": "fireline", "static_configs": [{"targets": [f"{LOOPBACK}:{p.fireline}"]}]},
         {"job_name": "alertmanager", "static_configs": [{"targets": [
             f"{LOOPBACK}:{port}" for port in p.alertmanager_ports(options.alertmanager_replicas)]}]},
@@ -324,7 +344,7 @@ def alertmanager_argv(binary: str, config: Path, layout: Layout, options: StackO
 
 def _fresh(layout: Layout) -> None:
     for path in (layout.prometheus, layout.victoriametrics, layout.alertmanager, layout.fireline, layout.drill,
-                 layout.secrets):
+                 layout.secrets, layout.root / "history"):
         shutil.rmtree(path, ignore_errors=True)
     layout.state_file.unlink(missing_ok=True)
 
@@ -348,6 +368,11 @@ def up(options: StackOptions) -> StackState:
     alertmanager = find_binary(["prometheus-alertmanager", "alertmanager"], "prometheus-alertmanager")
     if options.config is not None and not options.config.is_file():
         raise StackError(f"{options.config} not found (--config: the fireline.yaml the bundle was generated with)")
+    if options.history is not None:
+        if options.engine != "prometheus":
+            raise StackError("--history writes Prometheus blocks: it needs --engine prometheus")
+        if not options.specs:
+            raise StackError("--history needs --specs: the example specs whose story it writes (examples/)")
     _check_ports(options)
 
     _fresh(layout)
@@ -371,6 +396,10 @@ def up(options: StackOptions) -> StackState:
         + "The first route sends drill=\"true\" alerts to capture-only twins (drill-<receiver>).")))
     serve_config = _serve_config(options, layout, token_file, capture_url)
     prom_config = _prometheus_config(options, layout, rules) if options.engine == "prometheus" else None
+    history: dict[str, Any] | None = None
+    if options.history is not None:
+        history = _write_history(options, layout, rules, prometheus)
+    retention_days = max(2, math.ceil(options.history.seconds / 86400) + 5) if options.history else 2
 
     py = sys.executable
     procs = layout.processes
@@ -391,7 +420,7 @@ def up(options: StackOptions) -> StackState:
         steps.append(("prometheus", [
             prometheus, f"--config.file={prom_config}", f"--storage.tsdb.path={layout.prometheus / 'data'}",
             f"--web.listen-address={LOOPBACK}:{p.prometheus}", "--web.enable-lifecycle",
-            "--storage.tsdb.retention.time=2d"], f"http://{LOOPBACK}:{p.prometheus}/-/ready"))
+            f"--storage.tsdb.retention.time={retention_days}d"], f"http://{LOOPBACK}:{p.prometheus}/-/ready"))
     # The UI of a local demo stack may be read without logging in (it listens on loopback only);
     # acknowledging or resolving still needs the token in secrets/fireline.token.
     envs = {"fireline": {"FIRELINE_UI_READ": "open", "FIRELINE_STACK_DIR": str(layout.root)} if options.demo
@@ -400,6 +429,10 @@ def up(options: StackOptions) -> StackState:
         for name, argv, ready in steps:
             record = procs.start(name, argv, env=envs.get(name))
             procs.wait_ready(record, lambda url=ready: http_ok(url), timeout=options.start_timeout)  # type: ignore[misc]
+            if name == "fireline" and history is not None:
+                # Before Prometheus starts: the policy engine's first measured cycle already leaves
+                # the story's maintenance window out.
+                history["exclusions_posted"] = _post_exclusions(serve_url, token_file, history["exclusions"])
     except BaseException:
         down(options.state_dir)
         raise
@@ -418,9 +451,42 @@ def up(options: StackOptions) -> StackState:
         options={"scrape_interval": options.scrape_interval, "evaluation_interval": options.evaluation_interval,
                  "peer_timeout": options.peer_timeout, "demo_job": options.demo_job, "demo_rps": options.demo_rps,
                  "engine": options.engine},
+        history=history,
     )
     _write(layout.state_file, json.dumps(asdict(state), indent=2) + "\n")
     return state
+
+
+def _write_history(options: StackOptions, layout: Layout, rules: list[Path], prometheus: str) -> dict[str, Any]:
+    from fireline.stack import history  # numpy: only for --history
+
+    assert options.history is not None
+    promtool = find_binary(["promtool"], "prometheus")
+    written = history.write_history(
+        specs=options.specs, rule_files=rules, data_dir=layout.prometheus / "data", work=layout.root / "history",
+        days=options.history.seconds / 86400, rps=options.demo_rps, instance=f"{LOOPBACK}:{options.ports.demo_service}",
+        evaluation_interval=options.evaluation_interval, prometheus=prometheus, promtool=promtool)
+    h = written.history
+    return {"span": str(options.history), "start": h.start, "end": h.end, "samples": h.samples,
+            "blocks": written.blocks, "seconds": {k: round(v, 1) for k, v in written.seconds.items()},
+            "budgets": {f"{service}/{slo}": remaining for (service, slo), remaining in sorted(h.budgets.items())},
+            "exclusions": h.exclusions}
+
+
+def _post_exclusions(serve_url: str, token_file: Path, exclusions: list[dict[str, str]]) -> list[str]:
+    """The story's exclusions, through the API a user would call; [] when the policy engine is off."""
+    token = token_file.read_text(encoding="utf-8").strip()
+    posted = []
+    with httpx.Client(base_url=serve_url, headers={"Authorization": f"Bearer {token}"}, timeout=10.0) as client:
+        for exclusion in exclusions:
+            response = client.post("/api/v1/budget/exclusions", json=exclusion)
+            if response.status_code == 404:
+                return []  # no `policy:` in fireline.yaml: nothing to exclude from
+            if response.status_code >= 300:
+                raise StackError(f"fireline serve refused the history's exclusion {exclusion}: "
+                                 f"HTTP {response.status_code} {response.text[:300]}")
+            posted.append(f"{exclusion['service']}/{exclusion['slo']} {exclusion['start']}..{exclusion['end']}")
+    return posted
 
 
 def restart_alertmanager(state_dir: Path, replica: int, timeout: float = 60.0) -> None:

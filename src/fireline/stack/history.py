@@ -1,0 +1,424 @@
+"""`fireline stack up --history 30d`: the example services' last 30 days, with a story, in the stack's TSDB.
+
+A stack starts from empty data, so every budget would be "unknown" and every chart empty until
+weeks had passed. With --history, before Prometheus starts, the demo service's own series
+(demo_service.py: same names, same labels, same rates) are written for the days before now and
+the recordings that fireline's long windows read are backfilled from them, so the first page of
+the UI shows budgets, tiers and burn-downs that mean something:
+
+    checkout/availability   an incident nine days ago spent most of the budget: about 20% is
+                            left, the `critical` tier, feature deploys frozen
+    checkout/latency        a steady trickle of slow requests: about 65% left (`caution`)
+    search/availability     healthy (about 90% left) because a maintenance window sixteen days
+                            ago, which would have cost a quarter of the budget, is excluded
+                            (the exclusion is posted to fireline serve when the policy engine runs)
+    myservice/...           healthy, about 80% left
+
+The shares of failing requests are solved from the SLOs' objectives and windows as the specs give
+them, so the story holds when an example's objective changes. Each number above is the budget at
+the end of the history; the live traffic after it (no errors unless a drill injects them) moves
+it only slightly.
+
+How (docs/drill.md, "History"):
+
+1. raw counters at one sample a minute, as OpenMetrics, into `promtool tsdb create-blocks-from
+   openmetrics` in the stack's data directory;
+2. a Prometheus on that directory (no scrapes, no rules) answers `promtool tsdb
+   create-blocks-from rules` (two side by side) for the bundle's own recording rules of the 5m
+   rates (rules.plan.history_recordings), at the stack's evaluation interval: the long windows
+   sum those recordings sample by sample, so the history must weigh the same per minute as what
+   the stack records live (at 30s a minute of drill errors would count six times);
+3. the stack's Prometheus starts on the directory (retention long enough to keep it).
+
+numpy is imported here, and this module only by `stack up --history`.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+from ruamel.yaml import YAML
+
+from fireline.rules.plan import history_recordings
+from fireline.slo.durations import Duration
+from fireline.spec.loader import load_services
+from fireline.stack.demo_service import CHECKOUT, LATENCY_BUCKETS, MYSERVICE, MYSERVICE_BUCKETS, SEARCH
+from fireline.stack.process import LOOPBACK, StackError, free_port, http_ok
+from fireline.yamlout import dump_yaml
+
+STEP_SECONDS = 60  # raw samples: one a minute is plenty for 5m rates
+DAY = 86400
+SEED = 20261203
+# Share of the rules backfill's range queries: Prometheus answers at most 11,000 points per query.
+_MAX_POINTS = 10_000
+
+
+@dataclass(frozen=True)
+class Episode:
+    """A stretch of the story: `minutes` long from `hour` UTC of the day `days_ago` before the end."""
+
+    days_ago: int
+    hour: float
+    minutes: int
+    note: str
+
+    def span(self, end: int) -> tuple[int, int]:
+        day = (end // DAY - self.days_ago) * DAY
+        start = day + int(self.hour * 3600)
+        return start, start + self.minutes * 60
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One SLO's part of the story: the budget left at the end, and how it was spent."""
+
+    service: str
+    slo: str
+    remaining: float  # budget remaining at the end of the history (0..1)
+    episode: Episode | None = None  # where most of the spending happened; else spread evenly
+    episode_spends: float = 0.0  # share of the budget the episode spends
+    excluded: bool = False  # the episode is excluded from the budget (a pre-approved maintenance)
+
+
+INCIDENT = Episode(days_ago=9, hour=14.1, minutes=40, note="checkout outage: payment provider timeouts")
+MAINTENANCE = Episode(days_ago=16, hour=2.0, minutes=90, note="search index migration (pre-approved maintenance)")
+STORY = (
+    Chapter("checkout", "availability", remaining=0.20, episode=INCIDENT, episode_spends=0.75),
+    Chapter("checkout", "latency", remaining=0.65),
+    Chapter("search", "availability", remaining=0.90, episode=MAINTENANCE, episode_spends=0.25, excluded=True),
+    Chapter("myservice", "requests-availability", remaining=0.82),
+)
+
+
+@dataclass
+class Series:
+    name: str
+    labels: dict[str, str]
+    values: np.ndarray  # cumulative, one per timestamp
+
+    def prefix(self) -> str:
+        text = ",".join(f'{k}="{v}"' for k, v in sorted(self.labels.items()))
+        return f"{self.name}{{{text}}} "
+
+
+@dataclass
+class Family:
+    name: str
+    kind: str  # counter or histogram
+    series: list[Series] = field(default_factory=list)
+
+
+@dataclass
+class History:
+    start: int
+    end: int
+    families: list[Family]
+    exclusions: list[dict[str, str]]
+    budgets: dict[tuple[str, str], float]  # what the story planned, for the stack's summary and tests
+
+    @property
+    def samples(self) -> int:
+        return sum(len(s.values) for f in self.families for s in f.series)
+
+
+@dataclass(frozen=True)
+class Objective:
+    budget: float  # error budget share (1 - objective)
+    window: float  # seconds
+    time_weighted: bool  # a `ratio` SLI: its budget is the time average of the 5m ratio, not events
+
+
+def _objectives(specs: list[Path]) -> dict[tuple[str, str], Objective]:
+    """(service, slo) -> its budget and window, as the specs say."""
+    out: dict[tuple[str, str], Objective] = {}
+    for loaded in load_services(specs):
+        for slo in loaded.spec.spec.slos:
+            out[(loaded.spec.name, slo.name)] = Objective(float(slo.error_budget), slo.window.seconds,
+                                                          slo.sli.ratio is not None)
+    return out
+
+
+def _traffic(ts: np.ndarray, rps: float, rng: np.random.Generator) -> np.ndarray:
+    """Requests per step: a day's cycle peaking at 14:00 UTC, with a little noise."""
+    hours = (ts % DAY) / 3600
+    cycle = 1 + 0.3 * np.sin(2 * np.pi * (hours - 8) / 24)
+    noise = rng.normal(1.0, 0.04, len(ts)).clip(0.8, 1.2)
+    return np.asarray(rps * STEP_SECONDS * cycle * noise)
+
+
+def _bad_shares(ts: np.ndarray, requests: np.ndarray, chapter: Chapter, objective: Objective,
+                end: int) -> np.ndarray:
+    """Per-step share of bad requests so that the budget left at `end` is the chapter's.
+
+    Event-based SLIs spend the budget per request; a `ratio` SLI per unit of time (each step's
+    ratio counts the same, busy or quiet), so its steps weigh alike."""
+    budget = objective.budget
+    requests = np.ones(len(ts)) if objective.time_weighted else requests
+    in_window = ts > end - objective.window
+    events = float(requests[in_window].sum())
+    allowed = budget * events
+    shares = np.zeros(len(ts))
+    episode_mask = np.zeros(len(ts), dtype=bool)
+    if chapter.episode is not None:
+        lo, hi = chapter.episode.span(end)
+        episode_mask = (ts > lo) & (ts <= hi)
+        episode_events = float(requests[episode_mask].sum())
+        shares[episode_mask] = min(1.0, chapter.episode_spends * allowed / max(episode_events, 1.0))
+    spent_outside = (1 - chapter.remaining) - (0.0 if chapter.excluded else chapter.episode_spends)
+    if chapter.excluded:
+        # The excluded interval leaves both sides of the ratio: the rest must spend it all.
+        allowed = budget * float(requests[in_window & ~episode_mask].sum())
+        spent_outside = 1 - chapter.remaining
+    rest = ~episode_mask
+    shares[rest] = max(0.0, spent_outside) * allowed / max(float(requests[in_window & rest].sum()), 1.0)
+    return shares
+
+
+def _cumulative(per_step: np.ndarray) -> np.ndarray:
+    """Whole counts, rounded on the running total so that no request is lost to rounding."""
+    return np.asarray(np.rint(np.cumsum(per_step)))
+
+
+def _histogram(name: str, labels: dict[str, str], fast: np.ndarray, slow: np.ndarray,
+               buckets: tuple[float, ...], threshold: float) -> list[Series]:
+    """Cumulative buckets: fast requests spread below the threshold, slow ones above it."""
+    fast_c, slow_c = np.cumsum(fast), np.cumsum(slow)
+    below = [b for b in buckets if b <= threshold]
+    above = [b for b in buckets if b > threshold]
+    out = []
+    for i, le in enumerate(below):
+        share = 1.0 if le == below[-1] else 1 - 0.5 ** (i + 1)
+        out.append(Series(f"{name}_bucket", {**labels, "le": f"{le:g}"}, np.rint(fast_c * share)))
+    for i, le in enumerate(above):
+        share = 1.0 if le == above[-1] else 1 - 0.5 ** (i + 1)
+        out.append(Series(f"{name}_bucket", {**labels, "le": f"{le:g}"}, np.rint(fast_c + slow_c * share)))
+    total = np.rint(fast_c + slow_c)
+    out.append(Series(f"{name}_bucket", {**labels, "le": "+Inf"}, total))
+    out.append(Series(f"{name}_count", labels, total))
+    out.append(Series(f"{name}_sum", labels, np.round(fast_c * 0.02 + slow_c * 0.9, 3)))
+    return out
+
+
+def synthesise(specs: list[Path], *, end: int, days: float, rps: float, instance: str) -> History:
+    """The story's series over [end - days, end], for demo service traffic of `rps` (checkout)."""
+    objectives = _objectives(specs)
+    start = end - int(days * DAY) - 600  # a little before the window, so its start is covered
+    ts = np.arange(start - start % STEP_SECONDS + STEP_SECONDS, end + 1, STEP_SECONDS, dtype=np.int64)
+    rng = np.random.default_rng(SEED)
+    budgets: dict[tuple[str, str], float] = {}
+
+    def shares(service: str, slo: str, requests: np.ndarray) -> np.ndarray:
+        chapter = next((c for c in STORY if (c.service, c.slo) == (service, slo)), None)
+        if chapter is None or (service, slo) not in objectives:
+            return np.zeros(len(ts))
+        budgets[(service, slo)] = chapter.remaining
+        return _bad_shares(ts, requests, chapter, objectives[(service, slo)], end)
+
+    families = []
+    # checkout: requests by code, and the latency histogram (the latency SLO's threshold: 0.5 s)
+    base = {"job": CHECKOUT.job, "instance": instance}
+    n = _traffic(ts, rps * CHECKOUT.traffic_share, rng)
+    errors = n * shares("checkout", "availability", n)
+    slow = n * shares("checkout", "latency", n)
+    families.append(Family("http_requests", "counter", [
+        Series("http_requests_total", {**base, "code": "200"}, _cumulative(n - errors)),
+        Series("http_requests_total", {**base, "code": "500"}, _cumulative(errors))]))
+    families.append(Family("http_request_duration_seconds", "histogram",
+                           _histogram("http_request_duration_seconds", base, n - slow, slow, LATENCY_BUCKETS, 0.5)))
+    # search: queries and failed queries
+    base = {"job": SEARCH.job, "instance": instance}
+    n = _traffic(ts, rps * SEARCH.traffic_share, rng)
+    failed = n * shares("search", "availability", n)
+    families.append(Family("search_requests", "counter",
+                           [Series("search_requests_total", base, _cumulative(n))]))
+    families.append(Family("search_requests_failed", "counter",
+                           [Series("search_requests_failed_total", base, _cumulative(failed))]))
+    # myservice: a histogram by code; its SLO counts 5xx and 429 as errors
+    base = {"job": MYSERVICE.job, "instance": instance}
+    n = _traffic(ts, rps * MYSERVICE.traffic_share, rng)
+    bad = n * shares("myservice", "requests-availability", n)
+    by_code = {"200": n - bad, "500": bad * 2 / 3, "429": bad / 3}
+    family = Family("http_request_duration_seconds", "histogram")
+    for code, count in by_code.items():
+        family.series += _histogram("http_request_duration_seconds", {**base, "code": code}, count,
+                                    np.zeros(len(ts)), MYSERVICE_BUCKETS, MYSERVICE_BUCKETS[-1])
+    families.append(family)
+
+    exclusions = []
+    for chapter in STORY:
+        if chapter.excluded and chapter.episode is not None and (chapter.service, chapter.slo) in objectives:
+            lo, hi = chapter.episode.span(end)
+            exclusions.append({
+                "service": chapter.service, "slo": chapter.slo, "start": _iso(lo), "end": _iso(hi),
+                "reason": "maintenance", "approved_by": "demo", "note": chapter.episode.note})
+    return History(start=int(ts[0]), end=int(ts[-1]), families=families, exclusions=exclusions, budgets=budgets)
+
+
+def _iso(epoch: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def write_openmetrics(path: Path, history: History) -> None:
+    """Every series in timestamp order, one after another (what promtool's importer wants)."""
+    ts = np.arange(history.start, history.end + 1, STEP_SECONDS)
+    suffix = [f" {t}\n" for t in ts.tolist()]
+    with path.open("w", encoding="ascii", buffering=1 << 22) as out:
+        # A family's samples may come in any order, but its TYPE line once, before them.
+        seen: set[str] = set()
+        for family in history.families:
+            if family.name not in seen:
+                out.write(f"# TYPE {family.name} {family.kind}\n")
+                seen.add(family.name)
+            for series in family.series:
+                prefix = series.prefix()
+                values = [f"{v:g}" for v in series.values.tolist()]
+                out.write("".join(map(operator.add, map(prefix.__add__, values), suffix)))
+        out.write("# EOF\n")
+
+
+def backfill_rules(rule_files: list[Path], interval: str, parts: int) -> list[dict[str, Any]]:
+    """The bundle's recording rules of history_recordings() that read raw series, as `parts` rule
+    files for promtool (run side by side: the cost is one evaluation per rule and step).
+
+    Those that read other recordings (the 5m error ratio of event-based SLIs, errors / total) are
+    left out: promtool evaluates against a Prometheus that has only the raw series, and a second
+    pass would cost as much again. Without them the policy engine reads the budget from the raw
+    counters until the recordings cover the window (docs/policy.md); every rule reads the
+    backfilled errors and totals.
+    """
+    wanted = history_recordings()
+    groups: list[dict[str, Any]] = []
+    for path in rule_files:
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
+        for group in data.get("groups") or []:
+            for rule in group.get("rules") or []:
+                if rule.get("record") in wanted and not any(name in str(rule["expr"]) for name in wanted):
+                    groups.append({"name": f"{group['name']}:{len(groups)}", "interval": interval,
+                                   "rules": [rule]})
+    files = [{"groups": groups[i::parts]} for i in range(parts)]
+    return [f for f in files if f["groups"]]
+
+
+@contextmanager
+def _source_prometheus(binary: str, data_dir: Path, work: Path, retention_days: int) -> Iterator[str]:
+    """A Prometheus that only answers queries on data_dir (what promtool backfills rules from)."""
+    port = free_port()
+    config = work / "source.yml"
+    config.write_text("global: {}\n", encoding="utf-8")
+    with (work / "source-prometheus.log").open("ab") as log:
+        proc = subprocess.Popen([
+            binary, f"--config.file={config}", f"--storage.tsdb.path={data_dir}",
+            f"--web.listen-address={LOOPBACK}:{port}", f"--storage.tsdb.retention.time={retention_days}d"],
+            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://{LOOPBACK}:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not _ready(url):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise StackError(f"the history's source Prometheus did not start; see {work}/source-prometheus.log")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _ready(url: str) -> bool:
+    try:
+        return http_ok(f"{url}/-/ready")
+    except httpx.HTTPError:  # not listening yet
+        return False
+
+
+def _run(argv: list[str], log: Path, what: str) -> None:
+    with log.open("ab") as out:
+        done = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False)
+    if done.returncode != 0:
+        tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
+        raise StackError(f"{what} failed (exit {done.returncode}); {log}:\n" + "\n".join(tail))
+
+
+def _move_blocks(source: Path, data_dir: Path) -> int:
+    moved = 0
+    for block in sorted(p for p in source.iterdir() if p.is_dir()):
+        shutil.move(str(block), str(data_dir / block.name))
+        moved += 1
+    return moved
+
+
+@dataclass
+class Written:
+    history: History
+    seconds: dict[str, float]
+    blocks: int
+
+
+def write_history(*, specs: list[Path], rule_files: list[Path], data_dir: Path, work: Path, days: float,
+                  rps: float, instance: str, evaluation_interval: str, prometheus: str,
+                  promtool: str) -> Written:
+    """Steps 1 and 2 of the module's docstring; returns what was written and how long each step took."""
+    if shutil.which(promtool) is None and not Path(promtool).exists():
+        raise StackError(f"{promtool} not found: --history needs promtool (Debian package prometheus)")
+    work.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    seconds: dict[str, float] = {}
+    t = time.monotonic()
+    # The history ends a step before now: the stack's own scrapes take over from there.
+    history = synthesise(specs, end=int(time.time()) - STEP_SECONDS, days=days, rps=rps, instance=instance)
+    raw = work / "history.om"
+    write_openmetrics(raw, history)
+    seconds["synthesise"] = time.monotonic() - t
+
+    t = time.monotonic()
+    hours = math.ceil(days * 24) + 24
+    _run([promtool, "tsdb", "create-blocks-from", "openmetrics", f"--max-block-duration={hours}h", "--quiet",
+          str(raw), str(data_dir)], work / "import.log", "promtool tsdb create-blocks-from openmetrics")
+    raw.unlink()
+    seconds["import"] = time.monotonic() - t
+
+    t = time.monotonic()
+    step = Duration.parse(evaluation_interval).seconds
+    # Blocks of whole hours whose range query stays under Prometheus' points limit.
+    block_hours = max(1, min(72, int(_MAX_POINTS * step // 3600)))
+    blocks = 0
+    with _source_prometheus(prometheus, data_dir, work, int(days) + 5) as url:
+        running = []
+        for i, rules in enumerate(backfill_rules(rule_files, evaluation_interval, parts=2), start=1):
+            rules_file = work / f"backfill-{i}.yml"
+            rules_file.write_text(dump_yaml(rules, header="The bundle's 5m recordings, for the history's backfill."),
+                                  encoding="utf-8")
+            out = work / f"backfill-{i}"
+            shutil.rmtree(out, ignore_errors=True)
+            out.mkdir()
+            log = work / f"backfill-{i}.log"
+            with log.open("ab") as sink:
+                running.append((out, log, subprocess.Popen(
+                    [promtool, "tsdb", "create-blocks-from", "rules", f"--start={history.start}",
+                     f"--end={history.end}", f"--url={url}", f"--eval-interval={evaluation_interval}",
+                     f"--output-dir={out}", f"--max-block-duration={block_hours}h", "--quiet", str(rules_file)],
+                    stdout=sink, stderr=subprocess.STDOUT)))
+        failed = [(log, proc.returncode) for _, log, proc in running if proc.wait() != 0]
+        if failed:
+            log, code = failed[0]
+            tail = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-5:]
+            raise StackError(f"promtool tsdb create-blocks-from rules failed (exit {code}); {log}:\n"
+                             + "\n".join(tail))
+    for out, _, _ in running:
+        blocks += _move_blocks(out, data_dir)
+    seconds["recordings"] = time.monotonic() - t
+    return Written(history=history, seconds=seconds, blocks=blocks)
