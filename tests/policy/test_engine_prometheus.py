@@ -146,6 +146,25 @@ def test_exclusion_restores_budget_and_revoking_takes_it_back(harness: Harness, 
     assert harness.engine.states()[0].tier == "lockdown"
 
 
+def test_a_short_exclusion_removes_what_happened_in_it_not_an_extrapolation(harness: Harness,
+                                                                          history: History) -> None:
+    # 15 minutes across the end of burst 4 (samples every 5 minutes): rate() over the interval itself
+    # sees no burst samples inside it and removes nothing; the burst's last step is in it.
+    at = datetime(2026, 9, 13, 12, tzinfo=UTC)
+    short = (datetime(2026, 9, 13, 10, 57, tzinfo=UTC), datetime(2026, 9, 13, 11, 12, tzinfo=UTC))
+    with harness.db.transaction() as session:
+        add_exclusion(session, ExclusionRequest(
+            service="checkout", slo="availability", start=short[0], end=short[1],
+            reason=ExclusionReason.MEASUREMENT_BUG, approved_by="jane.doe"), "test", at)
+    reading = harness.engine.run_cycle(at).readings[0]
+    assert isinstance(reading, BudgetReading)
+    without = history.remaining(at - WINDOW, at) * 100
+    expected = history.remaining(at - WINDOW, at, [short]) * 100
+    assert 1.0 < expected - without < 1.3  # one 5-minute step of burst 4 (and its events) left out
+    assert reading.remaining * 100 == pytest.approx(expected, abs=0.3)
+    assert any("(the hour before)" in q.purpose for q in reading.queries)
+
+
 def test_calendar_month_resets_on_the_first(tmp_path: Path, prometheus: PrometheusServer,
                                             capture: CaptureServer, key_file: Path, history: History) -> None:
     h = build(tmp_path, config_for(capture.url, prometheus.url, key_file, calendar="month", timezone="UTC"))

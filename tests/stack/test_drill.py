@@ -24,6 +24,7 @@ from fireline.stack.process import http_ok
 from fireline.stack.stack import Ports, down
 from tests.conftest import EXAMPLES
 from tests.stack.conftest import FIRELINE
+from tests.stack.demo_story import check_story
 
 pytestmark = [
     pytest.mark.slow,
@@ -40,10 +41,10 @@ def _fireline(*args: str, check: bool = True) -> subprocess.CompletedProcess[str
     return run
 
 
-def _stack_up(bundle: Path, state: Path, replicas: int) -> dict[str, Any]:
+def _stack_up(bundle: Path, state: Path, replicas: int, *extra: str) -> dict[str, Any]:
     ports = Ports.free(replicas)
     run = _fireline("stack", "up", "--bundle", str(bundle), "--dir", str(state), "-c", str(EXAMPLES / "fireline.yaml"),
-                    "--alertmanager-replicas", str(replicas), "--format", "json",
+                    "--alertmanager-replicas", str(replicas), "--format", "json", *extra,
                     "--prometheus-port", str(ports.prometheus), "--alertmanager-port", str(ports.alertmanager),
                     "--cluster-port", str(ports.cluster), "--fireline-port", str(ports.fireline),
                     "--capture-port", str(ports.capture), "--demo-port", str(ports.demo_service))
@@ -56,22 +57,27 @@ def _items(report: dict[str, Any]) -> dict[int, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def ha_stack(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def demo_stack(bundle: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """What `make demo` starts: two Alertmanagers, the example specs, 30 days of history."""
     state = tmp_path_factory.mktemp("ha") / "stack"
     try:
-        _stack_up(bundle, state, replicas=2)
-        yield state
+        data = _stack_up(bundle, state, 2, "--specs", str(EXAMPLES), "--history", "30d")
+        data["token"] = Path(data["token_file"]).read_text().strip()
+        yield state, data
     finally:
         down(state)
 
 
-def test_full_drill_passes_on_an_ha_stack(ha_stack: Path) -> None:
+def test_the_demo_story_then_the_full_drill_on_an_ha_stack(demo_stack: tuple[Path, dict[str, Any]],
+                                                            tmp_path_factory: pytest.TempPathFactory) -> None:
+    ha_stack, data = demo_stack
+    check_story(data, tmp_path_factory)
     run = _fireline("drill", "--dir", str(ha_stack), "--format", "json", check=False)
     report = json.loads(run.stdout)
     items = _items(report)
     failures = {n: i["details"] for n, i in items.items() if i["status"] == "fail"}
     assert run.returncode == 0 and report["ok"], failures
-    assert sorted(items) == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert sorted(items) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
     assert all(item["status"] == "pass" for n, item in items.items() if n != 6)
     # The example's checkout availability runbook is a placeholder on runbooks.example.com; the rest are files.
     assert items[6]["status"] == "warn"
@@ -89,6 +95,13 @@ def test_full_drill_passes_on_an_ha_stack(ha_stack: Path) -> None:
     assert report["incident"]["service"] == "checkout"
     assert report["incident"]["timeline"][0]["kind"] == "opened"
     assert "failover_delivery_seconds" in items[8]["timings"]
+    policy = items[9]
+    assert "tier critical -> lockdown" in policy["details"][0], policy["details"]
+    assert policy["evidence"]["expected"] == policy["evidence"]["arrived"] == {
+        "leadership/slack": 2, "payments-slack/slack": 1, "sre-lead/pagerduty": 1, "eng-director/pagerduty": 1}
+    assert len(policy["evidence"]["incidents"]) == 1
+    assert any("refuses a feature deploy" in d for d in policy["details"])
+    assert any("allows a hotfix deploy" in d for d in policy["details"])
 
     # The checklist the UI reads is the same report.
     saved = json.loads((ha_stack / "drill" / "last.json").read_text())

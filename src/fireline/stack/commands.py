@@ -227,7 +227,8 @@ def _stack_target(state_dir: Path) -> tuple[DrillTarget, StackState]:
         processes=layout.processes, restart_replica=lambda i: restart_alertmanager(state_dir, i),
         peer_timeout=Duration.parse(str(state.options.get("peer_timeout", "15s"))).seconds,
         demo_job=str(state.options.get("demo_job", "checkout")),
-        prometheus_headers=_prometheus_headers(Path(state.config) if state.config else None))
+        prometheus_headers=_prometheus_headers(Path(state.config) if state.config else None),
+        serve_config=layout.fireline / "fireline.yaml")
     return target, state
 
 
@@ -308,7 +309,7 @@ def drill(
     prometheus: Annotated[str | None, typer.Option(help="Prometheus URL, for its loaded alert rules.")] = None,
     safe: Annotated[bool, typer.Option("--safe/--unsafe", help="Refuse unless drill alerts can reach only "
                                        "capture/drill receivers.")] = True,
-    items: Annotated[str, typer.Option(help="Which checklist items to run, e.g. 1,2,6.")] = "1,2,3,4,5,6,7,8",
+    items: Annotated[str, typer.Option(help="Which checklist items to run, e.g. 1,2,6.")] = ",".join(map(str, ITEMS)),
     page_budget: Annotated[str, typer.Option(help="Fire drill: errors to page and incident within this.")] = "3m",
     output: Annotated[OutputFormat, typer.Option("--format", help="text or json")] = OutputFormat.TEXT,
 ) -> None:

@@ -10,6 +10,9 @@ Items (docs/drill.md):
   7 fire drill   errors injected into the demo service page at the capture server and open an
                  incident in fireline within the time budget
   8 ha           with two Alertmanagers: one delivery, and still delivered after one is killed
+  9 policy       the demo service's errors move its SLO into a worse error-budget policy tier: the
+                 tier's actions arrive once, the deploy gate follows, an exclusion restores the budget
+                 (drill_policy.py)
 
 Evidence is what arrived at the capture server, per receiver path, recognised by a token unique to
 each test alert (in its labels and summary, which Slack, PagerDuty and webhook payloads carry).
@@ -51,7 +54,7 @@ from fireline.stack.process import ProcessManager, StackError
 
 Status = Literal["pass", "fail", "warn", "skip"]
 ITEMS = {1: "routing", 2: "resolve", 3: "silence", 4: "inhibition", 5: "timing", 6: "runbooks", 7: "fire drill",
-         8: "ha"}
+         8: "ha", 9: "policy"}
 TITLES = {
     1: "alerts reach exactly the expected receivers",
     2: "resolve notifications arrive",
@@ -61,6 +64,7 @@ TITLES = {
     6: "runbook links resolve",
     7: "SLO fire drill: errors page and open an incident in time",
     8: "HA pair: one delivery, still delivered with a replica down",
+    9: "error-budget policy: a tier crossing acts once, the gate follows, an exclusion restores",
 }
 # RFC 2606/6761 names that can never resolve: a runbook there is a placeholder, said as such.
 _RESERVED_DOMAIN = re.compile(r"(^|\.)(example\.(com|net|org)|example|test|invalid|localhost)$")
@@ -122,6 +126,7 @@ class DrillTarget:
     peer_timeout: float = 15.0
     demo_job: str = "checkout"
     prometheus_headers: dict[str, str] = field(default_factory=dict)  # tenant and headers from fireline.yaml
+    serve_config: Path | None = None  # the fireline.yaml `fireline serve` runs with (policy, receivers, specs)
 
 
 @dataclass
@@ -323,6 +328,7 @@ class Drill:
             (6, self.item_runbooks),
             (7, self.item_fire_drill),
             (8, self.item_ha),
+            (9, self.item_policy),
         ]
         try:
             for number, step in steps:
@@ -778,6 +784,32 @@ class Drill:
             http.close()
             prom.close()
             fireline.close()
+
+    # -------------------------------------------------------------------------------- policy
+
+    def item_policy(self) -> ItemResult:
+        from fireline.stack.drill_policy import PolicyCheck
+
+        t = self.target
+        if not (t.demo and t.demo_service and t.prometheus and t.capture and t.fireline and t.token
+                and t.serve_config):
+            return self._result(9, "skip", ["needs a demo stack (fireline stack up): demo service, Prometheus, "
+                                            "capture server and fireline serve with its fireline.yaml"])
+        rules = self._demo_page_rules()
+        if not rules:
+            return self._result(9, "skip", ["no SLO in the bundle is fed by the demo service's "
+                                            "http_requests_total{job=\"checkout\"}"])
+        labels = dict(rules[0]["labels"])
+        check = PolicyCheck(fireline=t.fireline, token=t.token, prometheus=t.prometheus,
+                            prometheus_headers=t.prometheus_headers, capture=t.capture, demo_service=t.demo_service,
+                            serve_config=t.serve_config, service=labels.get("service", ""),
+                            slo=labels.get("slo", ""), progress=self.progress)
+        try:
+            outcome = check.run()
+        finally:
+            check.close()
+        status: Status = "pass" if outcome.status == "pass" else "skip" if outcome.status == "skip" else "fail"
+        return self._result(9, status, outcome.details, evidence=outcome.evidence, timings=outcome.timings)
 
     # ------------------------------------------------------------------------------------ HA
 
