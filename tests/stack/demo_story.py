@@ -80,6 +80,15 @@ def check_story(demo_stack: dict[str, Any], tmp_path_factory: pytest.TempPathFac
     answer = httpx.get(f"{prometheus}/api/v1/query", params={
         "query": 'count_over_time(slo:sli_total:rate5m{service="checkout",slo="availability"}[30d])'}).json()
     assert float(answer["data"]["result"][0]["value"][1]) > 29 * 86400 / 5
+    # ...and the burn-down the SLO page plots: hourly budgets, before the incident and after it.
+    end = time.time()
+    answer = httpx.get(f"{prometheus}/api/v1/query_range", params={
+        "query": 'last_over_time(slo:error_budget_remaining:ratio{service="checkout",slo="availability"}[3h])',
+        "start": end - 29 * 86400, "end": end, "step": 10800}).json()
+    points = [(float(t), float(v)) for t, v in answer["data"]["result"][0]["values"]]
+    assert len(points) >= 230
+    before = [v for t, v in points if t < end - 10 * 86400]
+    assert min(before) > 0.9 and points[-1][1] == pytest.approx(0.20, abs=0.02)
 
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (make install adds it)")

@@ -16,7 +16,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from fireline.rules.plan import history_recordings
-from fireline.stack.history import DAY, STORY, Chapter, History, _objectives, backfill_rules, synthesise
+from fireline.stack.history import DAY, STORY, Chapter, History, _objectives, backfill_rules, budget_rules, synthesise
 from tests.conftest import EXAMPLES
 from tests.stack.conftest import FIRELINE
 
@@ -39,7 +39,7 @@ def _series(history: History, name: str, **labels: str) -> np.ndarray:
 def _remaining(history: History, chapter: Chapter, bad: np.ndarray, total: np.ndarray) -> float:
     """The budget left at the end, from the counters, the way the SLO counts it."""
     objective = _objectives([EXAMPLES])[(chapter.service, chapter.slo)]
-    ts = np.arange(history.start, history.end + 1, 60)
+    ts = history.timestamps
     bad_step, total_step = np.diff(bad, prepend=0), np.diff(total, prepend=0)
     keep = ts > history.end - objective.window
     if chapter.excluded and chapter.episode is not None:
@@ -76,7 +76,7 @@ def test_the_counters_tell_the_story(history: History) -> None:
 
 def test_the_incident_is_nine_days_ago_and_the_exclusion_covers_the_maintenance(history: History) -> None:
     errors = np.diff(_series(history, "http_requests_total", job="checkout", code="500"))
-    ts = np.arange(history.start, history.end + 1, 60)[1:]
+    ts = history.timestamps[1:]
     worst = int(ts[int(np.argmax(errors))])
     assert history.end // DAY - worst // DAY == 9  # nine calendar days before the end
     (exclusion,) = history.exclusions
@@ -129,3 +129,25 @@ def test_history_is_refused_without_specs_or_on_victoriametrics(bundle: Path, tm
                           "--history", "forever", "--specs", str(EXAMPLES)], capture_output=True, text=True,
                          check=False)
     assert run.returncode != 0 and "--history 'forever'" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_budget_rules_read_the_raw_counters_over_the_window(bundle: Path) -> None:
+    import promql_parser
+
+    rules = sorted((bundle / "prometheus").glob("*.rules.yml"))
+    (file,) = budget_rules(rules, [EXAMPLES])
+    picked = {(g["rules"][0]["labels"]["service"], g["rules"][0]["labels"]["slo"]): g for g in file["groups"]}
+    # search's SLI is a ratio (a time average of the 5m ratio): its burn-down fills live.
+    assert set(picked) == {("checkout", "availability"), ("checkout", "latency"),
+                           ("myservice", "requests-availability")}
+    live = {(r["labels"]["service"], r["labels"]["slo"]): r for p in rules
+            for g in YAML(typ="safe").load(p.read_text())["groups"] for r in g["rules"]
+            if r.get("record") == "slo:error_budget_remaining:ratio"}
+    for key, group in picked.items():
+        rule = group["rules"][0]
+        assert group["interval"] == "1h" and rule["record"] == "slo:error_budget_remaining:ratio"
+        assert rule["labels"] == live[key]["labels"]  # the same series the budget group records
+        assert "slo:" not in rule["expr"] and "[30d]" in rule["expr"]
+        promql_parser.parse(rule["expr"])
+    assert 'http_requests_total{job="checkout",code=~"5.."}[30d]' in picked[("checkout", "availability")][
+        "rules"][0]["expr"]

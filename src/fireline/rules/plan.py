@@ -97,6 +97,26 @@ def budget_remaining_query(service: str | None = None, slo: str | None = None,
     return Selector(BUDGET_REMAINING, (*_identity_matchers(service, slo), *extra)).text()
 
 
+def budget_remaining_over_query(service: str, slo: str, span: Duration) -> str:
+    """The latest budget remaining recorded within each span ending at the query time: a chart's
+    points whatever the spacing of the samples, as long as it is under the span (the budget group
+    records every 2m30s; a backfilled history, stack/history.py, hourly)."""
+    selector = VectorSelector(Selector(BUDGET_REMAINING, _identity_matchers(service, slo)))
+    return Call.of("last_over_time", selector.range(span)).text()
+
+
+def budget_remaining_raw_query(slo: SLOSpec) -> str | None:
+    """Budget remaining over the SLO window straight from the SLI's raw counters (all errors over all
+    events, Prometheus' increase()), for times before the budget group recorded it (a backfilled
+    history). None for `ratio` SLIs: their budget is the time average of the 5m ratio, which only the
+    recordings give cheaply."""
+    q = SLIQueries(slo)
+    if not q.event_based:
+        return None
+    ratio = Binary("/", q.errors(slo.window), q.total(slo.window))
+    return Binary("-", Number.of(1), Binary("/", ratio, Number.of(slo.error_budget))).text()
+
+
 def window_ratios_query() -> str:
     """Every recorded error-ratio series of every SLO and window, for one instant query."""
     return Selector("", (Matcher("__name__", "=~", re.escape(_RATIO_PREFIX) + ".+"),)).text()

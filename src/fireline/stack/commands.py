@@ -134,9 +134,12 @@ def stack_up(
 
 
 def _print_history(history: dict[str, Any]) -> None:
-    took = ", ".join(f"{step} {seconds:.1f}s" for step, seconds in history["seconds"].items())
-    console.print(f"  history       {history['span']}: {history['samples']:,} raw samples and their 5m recordings "
-                  f"({history['blocks']} blocks) in {took}", markup=False, highlight=False)
+    steps = dict(history["seconds"])
+    waited = steps.pop("waited for", 0.0)
+    took = ", ".join(f"{step} {seconds:.1f}s" for step, seconds in steps.items())
+    console.print(f"  history       {history['span']}: {history['samples']:,} raw samples, their 5m recordings and "
+                  f"hourly budgets ({history.get('blocks', 0)} blocks): {took}, while the other processes started "
+                  f"(Prometheus waited {waited:.1f}s for it)", markup=False, highlight=False)
     left = ", ".join(f"{slo} {remaining:.0%}" for slo, remaining in history["budgets"].items())
     console.print(f"  story         budget left at its end: {left}", markup=False, highlight=False)
     for posted in history.get("exclusions_posted") or []:

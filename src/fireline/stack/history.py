@@ -19,16 +19,19 @@ them, so the story holds when an example's objective changes. Each number above 
 the end of the history; the live traffic after it (no errors unless a drill injects them) moves
 it only slightly.
 
-How (docs/drill.md, "History"):
+How (docs/drill.md, "History with a story"):
 
-1. raw counters at one sample a minute, as OpenMetrics, into `promtool tsdb create-blocks-from
-   openmetrics` in the stack's data directory;
+1. raw counters over twice the span (one sample a minute over the span, every five minutes before
+   it), as OpenMetrics, into `promtool tsdb create-blocks-from openmetrics` in the stack's data
+   directory;
 2. a Prometheus on that directory (no scrapes, no rules) answers `promtool tsdb
    create-blocks-from rules` (two side by side) for the bundle's own recording rules of the 5m
    rates (rules.plan.history_recordings), at the stack's evaluation interval: the long windows
    sum those recordings sample by sample, so the history must weigh the same per minute as what
    the stack records live (at 30s a minute of drill errors would count six times);
-3. the stack's Prometheus starts on the directory (retention long enough to keep it).
+3. the budget series hourly over the span from the raw counters over a whole window (budget_rules),
+   for the SLO page's burn-down;
+4. the stack's Prometheus starts on the directory (retention long enough to keep it).
 
 numpy is imported here, and this module only by `stack up --history`.
 """
@@ -50,14 +53,15 @@ import httpx
 import numpy as np
 from ruamel.yaml import YAML
 
-from fireline.rules.plan import history_recordings
+from fireline.rules.plan import BUDGET_REMAINING, budget_remaining_raw_query, history_recordings
 from fireline.slo.durations import Duration
 from fireline.spec.loader import load_services
 from fireline.stack.demo_service import CHECKOUT, LATENCY_BUCKETS, MYSERVICE, MYSERVICE_BUCKETS, SEARCH
 from fireline.stack.process import LOOPBACK, StackError, free_port, http_ok
 from fireline.yamlout import dump_yaml
 
-STEP_SECONDS = 60  # raw samples: one a minute is plenty for 5m rates
+STEP_SECONDS = 60  # raw samples over the recorded span: one a minute is plenty for 5m rates
+OLD_STEP_SECONDS = 300  # before it, read only over whole windows by the hourly budgets
 DAY = 86400
 SEED = 20261203
 # Share of the rules backfill's range queries: Prometheus answers at most 11,000 points per query.
@@ -121,11 +125,18 @@ class Family:
 
 @dataclass
 class History:
-    start: int
+    start: int  # first raw sample
     end: int
     families: list[Family]
     exclusions: list[dict[str, str]]
     budgets: dict[tuple[str, str], float]  # what the story planned, for the stack's summary and tests
+    timestamps: np.ndarray  # of every series' samples
+    days: float = 30.0  # the recorded span: the 5m recordings and the hourly budgets cover [end - days, end]
+
+    @property
+    def recorded_start(self) -> int:
+        # A little before the window, so that the window's start is covered
+        return self.end - int(self.days * DAY) - 600
 
     @property
     def samples(self) -> int:
@@ -149,22 +160,22 @@ def _objectives(specs: list[Path]) -> dict[tuple[str, str], Objective]:
     return out
 
 
-def _traffic(ts: np.ndarray, rps: float, rng: np.random.Generator) -> np.ndarray:
-    """Requests per step: a day's cycle peaking at 14:00 UTC, with a little noise."""
+def _traffic(ts: np.ndarray, steps: np.ndarray, rps: float, rng: np.random.Generator) -> np.ndarray:
+    """Requests in the step ending at each sample: a day's cycle peaking at 14:00 UTC, a little noise."""
     hours = (ts % DAY) / 3600
     cycle = 1 + 0.3 * np.sin(2 * np.pi * (hours - 8) / 24)
     noise = rng.normal(1.0, 0.04, len(ts)).clip(0.8, 1.2)
-    return np.asarray(rps * STEP_SECONDS * cycle * noise)
+    return np.asarray(rps * steps * cycle * noise)
 
 
-def _bad_shares(ts: np.ndarray, requests: np.ndarray, chapter: Chapter, objective: Objective,
+def _bad_shares(ts: np.ndarray, steps: np.ndarray, requests: np.ndarray, chapter: Chapter, objective: Objective,
                 end: int) -> np.ndarray:
     """Per-step share of bad requests so that the budget left at `end` is the chapter's.
 
     Event-based SLIs spend the budget per request; a `ratio` SLI per unit of time (each step's
     ratio counts the same, busy or quiet), so its steps weigh alike."""
     budget = objective.budget
-    requests = np.ones(len(ts)) if objective.time_weighted else requests
+    requests = steps if objective.time_weighted else requests
     in_window = ts > end - objective.window
     events = float(requests[in_window].sum())
     allowed = budget * events
@@ -211,10 +222,17 @@ def _histogram(name: str, labels: dict[str, str], fast: np.ndarray, slow: np.nda
 
 
 def synthesise(specs: list[Path], *, end: int, days: float, rps: float, instance: str) -> History:
-    """The story's series over [end - days, end], for demo service traffic of `rps` (checkout)."""
+    """The story's series over [end - 2 x days, end], for demo service traffic of `rps` (checkout).
+
+    Twice the span: the hourly budgets of the burn-down read the raw counters over a whole window
+    back from each point (budget_rules); the 5m recordings cover the last `days` (recorded_start)."""
     objectives = _objectives(specs)
-    start = end - int(days * DAY) - 600  # a little before the window, so its start is covered
-    ts = np.arange(start - start % STEP_SECONDS + STEP_SECONDS, end + 1, STEP_SECONDS, dtype=np.int64)
+    start = end - int(2 * days * DAY) - 600
+    fine = end - int(days * DAY) - 3600  # an hour before the recorded span: its first 5m rates read back
+    fine -= fine % STEP_SECONDS
+    ts = np.concatenate([np.arange(start - start % OLD_STEP_SECONDS, fine, OLD_STEP_SECONDS, dtype=np.int64),
+                         np.arange(fine, end + 1, STEP_SECONDS, dtype=np.int64)])
+    steps = np.diff(ts, prepend=ts[0] - OLD_STEP_SECONDS).astype(float)
     rng = np.random.default_rng(SEED)
     budgets: dict[tuple[str, str], float] = {}
 
@@ -223,12 +241,12 @@ def synthesise(specs: list[Path], *, end: int, days: float, rps: float, instance
         if chapter is None or (service, slo) not in objectives:
             return np.zeros(len(ts))
         budgets[(service, slo)] = chapter.remaining
-        return _bad_shares(ts, requests, chapter, objectives[(service, slo)], end)
+        return _bad_shares(ts, steps, requests, chapter, objectives[(service, slo)], end)
 
     families = []
     # checkout: requests by code, and the latency histogram (the latency SLO's threshold: 0.5 s)
     base = {"job": CHECKOUT.job, "instance": instance}
-    n = _traffic(ts, rps * CHECKOUT.traffic_share, rng)
+    n = _traffic(ts, steps, rps * CHECKOUT.traffic_share, rng)
     errors = n * shares("checkout", "availability", n)
     slow = n * shares("checkout", "latency", n)
     families.append(Family("http_requests", "counter", [
@@ -238,7 +256,7 @@ def synthesise(specs: list[Path], *, end: int, days: float, rps: float, instance
                            _histogram("http_request_duration_seconds", base, n - slow, slow, LATENCY_BUCKETS, 0.5)))
     # search: queries and failed queries
     base = {"job": SEARCH.job, "instance": instance}
-    n = _traffic(ts, rps * SEARCH.traffic_share, rng)
+    n = _traffic(ts, steps, rps * SEARCH.traffic_share, rng)
     failed = n * shares("search", "availability", n)
     families.append(Family("search_requests", "counter",
                            [Series("search_requests_total", base, _cumulative(n))]))
@@ -246,7 +264,7 @@ def synthesise(specs: list[Path], *, end: int, days: float, rps: float, instance
                            [Series("search_requests_failed_total", base, _cumulative(failed))]))
     # myservice: a histogram by code; its SLO counts 5xx and 429 as errors
     base = {"job": MYSERVICE.job, "instance": instance}
-    n = _traffic(ts, rps * MYSERVICE.traffic_share, rng)
+    n = _traffic(ts, steps, rps * MYSERVICE.traffic_share, rng)
     bad = n * shares("myservice", "requests-availability", n)
     by_code = {"200": n - bad, "500": bad * 2 / 3, "429": bad / 3}
     family = Family("http_request_duration_seconds", "histogram")
@@ -262,7 +280,8 @@ def synthesise(specs: list[Path], *, end: int, days: float, rps: float, instance
             exclusions.append({
                 "service": chapter.service, "slo": chapter.slo, "start": _iso(lo), "end": _iso(hi),
                 "reason": "maintenance", "approved_by": "demo", "note": chapter.episode.note})
-    return History(start=int(ts[0]), end=int(ts[-1]), families=families, exclusions=exclusions, budgets=budgets)
+    return History(start=int(ts[0]), end=int(ts[-1]), families=families, exclusions=exclusions, budgets=budgets,
+                   timestamps=ts, days=days)
 
 
 def _iso(epoch: int) -> str:
@@ -271,8 +290,7 @@ def _iso(epoch: int) -> str:
 
 def write_openmetrics(path: Path, history: History) -> None:
     """Every series in timestamp order, one after another (what promtool's importer wants)."""
-    ts = np.arange(history.start, history.end + 1, STEP_SECONDS)
-    suffix = [f" {t}\n" for t in ts.tolist()]
+    suffix = [f" {t}\n" for t in history.timestamps.tolist()]
     with path.open("w", encoding="ascii", buffering=1 << 22) as out:
         # A family's samples may come in any order, but its TYPE line once, before them.
         seen: set[str] = set()
@@ -308,6 +326,36 @@ def backfill_rules(rule_files: list[Path], interval: str, parts: int) -> list[di
                                    "rules": [rule]})
     files = [{"groups": groups[i::parts]} for i in range(parts)]
     return [f for f in files if f["groups"]]
+
+
+BUDGET_INTERVAL = "1h"  # the burn-down's points: under the UI chart's step for a 28d or 30d window
+
+
+def budget_rules(rule_files: list[Path], specs: list[Path]) -> list[dict[str, Any]]:
+    """The bundle's budget-remaining rules (same series, same labels) with the budget computed from
+    the raw counters over the window (rules.plan.budget_remaining_raw_query), for promtool.
+
+    The bundle's own rule reads the window ratio, which reads the 5m recordings over the whole window:
+    backfilled, those would be right only where the recordings cover a whole window before the point.
+    The raw counters go back twice the history's span, so every hourly point of the burn-down has
+    its whole window. `ratio` SLIs are left out (their budget is a time average of the 5m ratio):
+    their chart fills from the stack's start.
+    """
+    slos = {(loaded.spec.name, slo.name): slo for loaded in load_services(specs) for slo in loaded.spec.spec.slos}
+    groups = []
+    for path in rule_files:
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
+        for group in data.get("groups") or []:
+            for rule in group.get("rules") or []:
+                labels = rule.get("labels") or {}
+                slo = slos.get((str(labels.get("service")), str(labels.get("slo"))))
+                if rule.get("record") != BUDGET_REMAINING or slo is None:
+                    continue
+                expr = budget_remaining_raw_query(slo)
+                if expr is not None:
+                    groups.append({"name": f"{group['name']}:history", "interval": BUDGET_INTERVAL,
+                                   "rules": [{"record": BUDGET_REMAINING, "expr": expr, "labels": labels}]})
+    return [{"groups": groups}] if groups else []
 
 
 @contextmanager
@@ -368,9 +416,18 @@ class Written:
     blocks: int
 
 
-def write_history(*, specs: list[Path], rule_files: list[Path], data_dir: Path, work: Path, days: float,
-                  rps: float, instance: str, evaluation_interval: str, prometheus: str,
-                  promtool: str) -> Written:
+def retention_days(days: float) -> int:
+    """Prometheus' retention that keeps the whole history (raw counters go back twice the span)."""
+    return math.ceil(2 * days) + 5
+
+
+def story_until_now(specs: list[Path], *, days: float, rps: float, instance: str) -> History:
+    """The story ending a step before now: the stack's own scrapes take over from there."""
+    return synthesise(specs, end=int(time.time()) - STEP_SECONDS, days=days, rps=rps, instance=instance)
+
+
+def write_history(history: History, *, specs: list[Path], rule_files: list[Path], data_dir: Path, work: Path,
+                  days: float, evaluation_interval: str, prometheus: str, promtool: str) -> Written:
     """Steps 1 and 2 of the module's docstring; returns what was written and how long each step took."""
     if shutil.which(promtool) is None and not Path(promtool).exists():
         raise StackError(f"{promtool} not found: --history needs promtool (Debian package prometheus)")
@@ -378,14 +435,12 @@ def write_history(*, specs: list[Path], rule_files: list[Path], data_dir: Path, 
     data_dir.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
     t = time.monotonic()
-    # The history ends a step before now: the stack's own scrapes take over from there.
-    history = synthesise(specs, end=int(time.time()) - STEP_SECONDS, days=days, rps=rps, instance=instance)
     raw = work / "history.om"
     write_openmetrics(raw, history)
-    seconds["synthesise"] = time.monotonic() - t
+    seconds["openmetrics"] = time.monotonic() - t
 
     t = time.monotonic()
-    hours = math.ceil(days * 24) + 24
+    hours = math.ceil(2 * days * 24) + 24
     _run([promtool, "tsdb", "create-blocks-from", "openmetrics", f"--max-block-duration={hours}h", "--quiet",
           str(raw), str(data_dir)], work / "import.log", "promtool tsdb create-blocks-from openmetrics")
     raw.unlink()
@@ -396,7 +451,7 @@ def write_history(*, specs: list[Path], rule_files: list[Path], data_dir: Path, 
     # Blocks of whole hours whose range query stays under Prometheus' points limit.
     block_hours = max(1, min(72, int(_MAX_POINTS * step // 3600)))
     blocks = 0
-    with _source_prometheus(prometheus, data_dir, work, int(days) + 5) as url:
+    with _source_prometheus(prometheus, data_dir, work, retention_days(days)) as url:
         running = []
         for i, rules in enumerate(backfill_rules(rule_files, evaluation_interval, parts=2), start=1):
             rules_file = work / f"backfill-{i}.yml"
@@ -408,7 +463,7 @@ def write_history(*, specs: list[Path], rule_files: list[Path], data_dir: Path, 
             log = work / f"backfill-{i}.log"
             with log.open("ab") as sink:
                 running.append((out, log, subprocess.Popen(
-                    [promtool, "tsdb", "create-blocks-from", "rules", f"--start={history.start}",
+                    [promtool, "tsdb", "create-blocks-from", "rules", f"--start={history.recorded_start}",
                      f"--end={history.end}", f"--url={url}", f"--eval-interval={evaluation_interval}",
                      f"--output-dir={out}", f"--max-block-duration={block_hours}h", "--quiet", str(rules_file)],
                     stdout=sink, stderr=subprocess.STDOUT)))
@@ -421,4 +476,22 @@ def write_history(*, specs: list[Path], rule_files: list[Path], data_dir: Path, 
     for out, _, _ in running:
         blocks += _move_blocks(out, data_dir)
     seconds["recordings"] = time.monotonic() - t
+
+    # The burn-down: the budget series hourly, from the 5m recordings just written (a Prometheus
+    # that has them answers).
+    t = time.monotonic()
+    for rules in budget_rules(rule_files, specs):
+        rules_file = work / "backfill-budget.yml"
+        rules_file.write_text(dump_yaml(rules, header="The bundle's budget rules, window ratio inlined."),
+                              encoding="utf-8")
+        out = work / "backfill-budget"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir()
+        with _source_prometheus(prometheus, data_dir, work, retention_days(days)) as url:
+            _run([promtool, "tsdb", "create-blocks-from", "rules", f"--start={history.end - int(days * DAY)}",
+                  f"--end={history.end}", f"--url={url}", f"--eval-interval={BUDGET_INTERVAL}",
+                  f"--output-dir={out}", f"--max-block-duration={math.ceil(days) * 24 + 24}h", "--quiet",
+                  str(rules_file)], work / "backfill-budget.log", "promtool tsdb create-blocks-from rules (budget)")
+        blocks += _move_blocks(out, data_dir)
+    seconds["budget"] = time.monotonic() - t
     return Written(history=history, seconds=seconds, blocks=blocks)

@@ -27,10 +27,10 @@ proxies /api/v1/rules to vmalert, so the drill, fireline serve and the UI read i
 from __future__ import annotations
 
 import json
-import math
 import secrets
 import shutil
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -111,7 +111,7 @@ class StackOptions:
     start_timeout: float = 60.0
     engine: str = "prometheus"  # or victoriametrics (ENGINES)
     history: Duration | None = None  # write the example services' story over this span first (history.py)
-    policy_interval: str | None = "10s"  # demo mode: overrides policy.interval, so tiers move within a demo
+    policy_interval: str | None = "5s"  # demo mode: overrides policy.interval, so tiers move within a demo
 
 
 @dataclass
@@ -397,9 +397,13 @@ def up(options: StackOptions) -> StackState:
     serve_config = _serve_config(options, layout, token_file, capture_url)
     prom_config = _prometheus_config(options, layout, rules) if options.engine == "prometheus" else None
     history: dict[str, Any] | None = None
+    writer: _HistoryWriter | None = None
     if options.history is not None:
-        history = _write_history(options, layout, rules, prometheus)
-    retention_days = max(2, math.ceil(options.history.seconds / 86400) + 5) if options.history else 2
+        # Written while the other processes start (none of them reads it); Prometheus waits for it.
+        writer = _HistoryWriter(options, layout, rules, prometheus)
+        writer.start()
+        history = writer.summary
+    retention_days = writer.module.retention_days(writer.days) if writer is not None else 2
 
     py = sys.executable
     procs = layout.processes
@@ -427,6 +431,8 @@ def up(options: StackOptions) -> StackState:
             else {"FIRELINE_STACK_DIR": str(layout.root)}}
     try:
         for name, argv, ready in steps:
+            if name == "prometheus" and writer is not None:
+                writer.finish()
             record = procs.start(name, argv, env=envs.get(name))
             procs.wait_ready(record, lambda url=ready: http_ok(url), timeout=options.start_timeout)  # type: ignore[misc]
             if name == "fireline" and history is not None:
@@ -434,6 +440,8 @@ def up(options: StackOptions) -> StackState:
                 # the story's maintenance window out.
                 history["exclusions_posted"] = _post_exclusions(serve_url, token_file, history["exclusions"])
     except BaseException:
+        if writer is not None:
+            writer.join()
         down(options.state_dir)
         raise
 
@@ -457,20 +465,46 @@ def up(options: StackOptions) -> StackState:
     return state
 
 
-def _write_history(options: StackOptions, layout: Layout, rules: list[Path], prometheus: str) -> dict[str, Any]:
-    from fireline.stack import history  # numpy: only for --history
+class _HistoryWriter(threading.Thread):
+    """--history: the story (synthesised at once: its exclusions are posted when fireline serve is up),
+    then its blocks written into Prometheus' data directory in the background."""
 
-    assert options.history is not None
-    promtool = find_binary(["promtool"], "prometheus")
-    written = history.write_history(
-        specs=options.specs, rule_files=rules, data_dir=layout.prometheus / "data", work=layout.root / "history",
-        days=options.history.seconds / 86400, rps=options.demo_rps, instance=f"{LOOPBACK}:{options.ports.demo_service}",
-        evaluation_interval=options.evaluation_interval, prometheus=prometheus, promtool=promtool)
-    h = written.history
-    return {"span": str(options.history), "start": h.start, "end": h.end, "samples": h.samples,
-            "blocks": written.blocks, "seconds": {k: round(v, 1) for k, v in written.seconds.items()},
+    def __init__(self, options: StackOptions, layout: Layout, rules: list[Path], prometheus: str) -> None:
+        super().__init__(name="stack-history", daemon=True)
+        from fireline.stack import history  # numpy: only for --history
+
+        assert options.history is not None
+        self.module = history
+        self.days = options.history.seconds / 86400
+        started = time.monotonic()
+        self.story = history.story_until_now(options.specs, days=self.days, rps=options.demo_rps,
+                                             instance=f"{LOOPBACK}:{options.ports.demo_service}")
+        self.kwargs: dict[str, Any] = {
+            "specs": options.specs, "rule_files": rules, "data_dir": layout.prometheus / "data",
+            "work": layout.root / "history",
+            "days": self.days, "evaluation_interval": options.evaluation_interval, "prometheus": prometheus,
+            "promtool": find_binary(["promtool"], "prometheus")}
+        h = self.story
+        self.summary: dict[str, Any] = {
+            "span": str(options.history), "start": h.start, "end": h.end, "samples": h.samples,
             "budgets": {f"{service}/{slo}": remaining for (service, slo), remaining in sorted(h.budgets.items())},
-            "exclusions": h.exclusions}
+            "exclusions": h.exclusions, "seconds": {"synthesise": round(time.monotonic() - started, 1)}}
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            written = self.module.write_history(self.story, **self.kwargs)
+            self.summary["blocks"] = written.blocks
+            self.summary["seconds"].update({k: round(v, 1) for k, v in written.seconds.items()})
+        except BaseException as exc:  # handed to the thread that starts Prometheus
+            self.error = exc
+
+    def finish(self) -> None:
+        started = time.monotonic()
+        self.join()
+        self.summary["seconds"]["waited for"] = round(time.monotonic() - started, 1)
+        if self.error is not None:
+            raise self.error
 
 
 def _post_exclusions(serve_url: str, token_file: Path, exclusions: list[dict[str, str]]) -> list[str]:

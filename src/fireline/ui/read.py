@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from fireline.clients.prometheus import PrometheusError, PrometheusUnavailable
 from fireline.incidents.models import Incident, Status
 from fireline.rules.plan import (
+    budget_remaining_over_query,
     budget_remaining_query,
     burn_rate_query,
     runbook_file,
@@ -317,8 +318,9 @@ def range_series(ctx: ServerContext, promql: str, window: ChartRange) -> list[tu
     return series[0].points if series else []
 
 
-def budget_query(entry: CatalogEntry) -> str:
-    return budget_remaining_query(entry.service.name, entry.slo.name)
+def budget_query(entry: CatalogEntry, step_seconds: float) -> str:
+    """The burn-down chart's series: the last recorded budget within each step of the chart."""
+    return budget_remaining_over_query(entry.service.name, entry.slo.name, Duration.of_seconds(step_seconds))
 
 
 def burn_query(entry: CatalogEntry, window: str) -> str:

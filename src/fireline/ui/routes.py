@@ -558,7 +558,7 @@ def _charts(ctx: ServerContext, entry: read.CatalogEntry, now: datetime, burn_sp
     budget_range = read.chart_range(now, window)
     burn_range = read.chart_range(now, burn_span)
     try:
-        budget_points = read.range_series(ctx, read.budget_query(entry), budget_range)
+        budget_points = read.range_series(ctx, read.budget_query(entry, budget_range.step), budget_range)
         lines = [Line(f"{w} window", read.range_series(ctx, read.burn_query(entry, w), burn_range))
                  for w in read.long_windows(entry)]
     except PrometheusError as exc:
