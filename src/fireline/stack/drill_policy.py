@@ -7,7 +7,8 @@ it is already frozen), then checks:
 - the tiers' `on_enter` actions arrived at the capture server exactly once each: posts, pages and
   tickets counted per receiver against what the policy says, after one more engine cycle (a
   repeat would show there), and the declared incident opened once;
-- the deploy gate refuses a feature deploy and allows a hotfix (as the tier's `freeze` says);
+- `fireline gate check` refuses a feature deploy (exit 1) and allows a hotfix (exit 0), as the
+  tier's `freeze` says;
 - an exclusion of the injected interval (reason maintenance, as a planned drill is) brings the
   budget back to within a point of where it was.
 
@@ -21,6 +22,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -33,9 +37,11 @@ import httpx
 from fireline.clients.prometheus import PrometheusClient, utc_now
 from fireline.rules.plan import recorded_counts_queries
 from fireline.spec.config import Config
+from fireline.spec.errors import SpecError
 from fireline.spec.loader import load_config, load_services
 from fireline.spec.policy_settings import TEAM_RECEIVER, PolicySettings, PolicyTier
 from fireline.stack.clients import CaptureClient, CapturedRequest
+from fireline.stack.process import StackError
 
 TRACKER_PREFIX = "tracker-"  # the stack points tracker <name> at /serve/tracker-<name> on the capture server
 
@@ -103,6 +109,7 @@ class PolicyCheck:
         self.fireline, self.prometheus, self.capture_url = fireline, prometheus, capture
         self.demo_service, self.serve_config = demo_service, serve_config
         self.service, self.slo = service, slo
+        self.token = token
         self.progress = progress
         self.http = httpx.Client(base_url=fireline, headers={"Authorization": f"Bearer {token}"}, timeout=10.0)
         self.prom = PrometheusClient(prometheus, headers=prometheus_headers)
@@ -202,7 +209,14 @@ class PolicyCheck:
     def _spec(self, config: Config) -> tuple[Any, str]:
         from fireline.policy.server import spec_paths
 
-        for loaded in load_services(spec_paths(config)):
+        paths = spec_paths(config)
+        if not paths:
+            return None, ""  # `specs:` empty: the engine watches nothing
+        try:
+            services = load_services(paths)
+        except SpecError as exc:
+            raise StackError(f"the specs fireline serve watches do not load: {exc}") from None
+        for loaded in services:
             if loaded.spec.name != self.service:
                 continue
             for slo in loaded.spec.spec.slos:
@@ -311,15 +325,21 @@ class PolicyCheck:
         return details, evidence
 
     def _gate(self, tier: PolicyTier) -> list[str]:
+        """`fireline gate check`, run as a pipeline runs it: exit 1 refused, 0 allowed."""
+        from fireline.policy.commands import SERVER_ENV, TOKEN_ENV
+
         out = []
+        env = {**os.environ, SERVER_ENV: self.fireline, TOKEN_ENV: self.token}
         for change, frozen in (("feature", "feature" in tier.freeze), ("hotfix", "hotfix" in tier.freeze)):
-            response = self.http.get(f"/api/v1/gate/{self.service}", params={"change": change})
-            want = 423 if frozen else 200
-            verdict = "refuses" if response.status_code == 423 else "allows" if response.status_code == 200 \
-                else f"answers {response.status_code} to"
-            line = f"the gate {verdict} a {change} deploy of {self.service}"
-            out.append(line if response.status_code == want else f"FAIL {line} (tier {tier.name} says "
-                                                                  f"{'refuse' if frozen else 'allow'})")
+            run = subprocess.run([sys.executable, "-c", "from fireline.cli import main; main()", "gate", "check",
+                                  "--service", self.service, "--change", change],
+                                 capture_output=True, text=True, check=False, timeout=60, env=env)
+            want = 1 if frozen else 0
+            verdict = {0: "allows", 1: "refuses"}.get(run.returncode, f"exits {run.returncode} on")
+            line = f"`fireline gate check` {verdict} a {change} deploy of {self.service} (exit {run.returncode})"
+            out.append(line if run.returncode == want else
+                       f"FAIL {line}: tier {tier.name} says {'refuse' if frozen else 'allow'}; "
+                       f"{(run.stdout + run.stderr).strip()[:200]}")
         return out
 
     def _exclude(self, start: float, end: float, before: float) -> list[str]:
