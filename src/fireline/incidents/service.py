@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from fireline.incidents.escalation import Step, chain_for
@@ -34,6 +34,7 @@ from fireline.notify.message import Notice, NoticeEvent
 from fireline.notify.outbox import OutboxItem, enqueue
 from fireline.oncall.service import Paged, page_for
 from fireline.rules.plan import FACT_BUDGET_REMAINING, FACT_BURN_RATE
+from fireline.server.db import insert_ignoring_conflicts
 from fireline.spec.config import Config
 
 SYSTEM = "fireline"
@@ -57,56 +58,72 @@ class IntakeResult:
 # ----------------------------------------------------------------------------------------------- intake
 
 def ingest(session: Session, config: Config, notification: AlertmanagerNotification, now: datetime) -> IntakeResult:
-    """Apply one Alertmanager notification. A redelivery of the same notification changes nothing."""
+    """Apply one Alertmanager notification. A redelivery of the same notification changes nothing.
+
+    Written for few round trips (it is the hot path of `fireline serve`): the receipt is one INSERT ... ON
+    CONFLICT, the open or recently resolved incident one SELECT, only the notification's own alerts are read,
+    and the alerts, timeline entries and incident changes go out in the one flush at commit.
+    """
     digest = notification.digest()
-    if session.get(IntakeReceipt, digest) is not None:
-        return IntakeResult(True, None, False, len(notification.alerts), "duplicate notification ignored")
     group_key = notification.group_key()
-    receipt = IntakeReceipt(digest=digest, received_at=now, group_key=group_key, incident_id=None,
-                            alerts=len(notification.alerts))
-    session.add(receipt)
-    session.flush()  # a concurrent identical delivery fails here (primary key) and is retried as duplicate
+    # A concurrent identical delivery waits on this row's key and then finds it: a duplicate, not a conflict.
+    if not insert_ignoring_conflicts(session, IntakeReceipt.__table__, [dict(  # type: ignore[arg-type]
+            digest=digest, received_at=now, group_key=group_key, incident_id=None,
+            alerts=len(notification.alerts))], ["digest"]):
+        return IntakeResult(True, None, False, len(notification.alerts), "duplicate notification ignored")
 
     firing = [a for a in notification.alerts if a.status == "firing"]
+    cooldown = timedelta(milliseconds=config.server.reopen_cooldown.milliseconds)
+    # The group's open incident, else one resolved within the reopen cool-down (latest first), in one query.
     # FOR UPDATE (PostgreSQL): notifications of one group and transitions of its incident take turns.
-    incident = session.scalar(select(Incident).where(Incident.open_group_key == group_key).with_for_update())
+    incident = session.scalar(
+        select(Incident).where(Incident.group_key == group_key, or_(
+            Incident.open_group_key == group_key,
+            and_(Incident.status == Status.RESOLVED.value, Incident.resolved_at >= now - cooldown)))
+        .order_by(Incident.open_group_key.is_(None), Incident.resolved_at.desc()).limit(1).with_for_update())
     opened = False
+    if incident is not None and incident.status == Status.RESOLVED.value:
+        if not firing:
+            incident = None  # resolved alerts do not reopen anything
+        else:
+            reopen(session, config, incident, ALERTMANAGER, "fired again within the reopen cool-down", now)
     if incident is None:
         if not firing:
             return IntakeResult(False, None, False, len(notification.alerts),
                                 "resolved alerts for a group without an open incident: nothing to do")
-        cooldown = timedelta(milliseconds=config.server.reopen_cooldown.milliseconds)
-        recent = session.scalar(
-            select(Incident).where(Incident.group_key == group_key, Incident.status == Status.RESOLVED.value,
-                                   Incident.resolved_at >= now - cooldown)
-            .order_by(Incident.resolved_at.desc()).limit(1).with_for_update())
-        if recent is not None:
-            incident = recent
-            reopen(session, config, incident, ALERTMANAGER, "fired again within the reopen cool-down", now)
-        else:
-            incident = open_incident(session, config, notification, group_key, now)
-            opened = True
-    receipt.incident_id = incident.id
-    changed_firing = _record_alerts(session, incident, notification, now)
+        incident = open_incident(session, config, notification, group_key, now)
+        opened = True
+    session.execute(update(IntakeReceipt).where(IntakeReceipt.digest == digest).values(incident_id=incident.id)
+                    .execution_options(synchronize_session=False))
+    changed_firing, alerts = _record_alerts(session, incident, notification, now, opened=opened)
     if opened:
-        escalate_due(session, config, incident, now)  # steps due at once (after: 0m) go out with the commit
+        # Steps due at once (after: 0m) go out with the commit; the new incident's alerts are all known.
+        escalate_due(session, config, incident, now, alerts=alerts)
     if firing:
         incident.last_fired_at = now
         _raise_severity(session, config, incident, notification, now)
     if incident.status == Status.MITIGATED.value and changed_firing:
         reopen(session, config, incident, ALERTMANAGER, "alerts fired again after mitigation", now)
-    if incident.status in (Status.TRIGGERED.value, Status.ACKNOWLEDGED.value) and _all_resolved(session, incident):
+    # A firing alert in this notification is stored firing: the incident cannot be all resolved.
+    if (not firing and incident.status in (Status.TRIGGERED.value, Status.ACKNOWLEDGED.value)
+            and _all_resolved(session, incident)):
         mitigate(session, config, incident, ALERTMANAGER, "all alerts resolved", now)
     return IntakeResult(False, incident.id, opened, len(notification.alerts),
                         "incident opened" if opened else "incident updated")
 
 
 def _record_alerts(session: Session, incident: Incident, notification: AlertmanagerNotification,
-                   now: datetime) -> bool:
+                   now: datetime, *, opened: bool = False) -> tuple[bool, list[IncidentAlert]]:
     """Upsert the incident's alerts; timeline entries for alerts that fired or resolved.
-    Returns whether an alert went from resolved (or unknown) to firing."""
-    existing = {a.fingerprint: a for a in session.scalars(
-        select(IncidentAlert).where(IncidentAlert.incident_id == incident.id))}
+    Returns whether an alert went from resolved (or unknown) to firing, and the notification's alert rows
+    (every alert of the incident when it was just opened)."""
+    fingerprints = list(dict.fromkeys(a.fingerprint for a in notification.alerts))
+    existing: dict[str, IncidentAlert] = {}
+    if not opened:  # only this notification's alerts: an incident may hold thousands
+        for start in range(0, len(fingerprints), 500):
+            existing.update({a.fingerprint: a for a in session.scalars(
+                select(IncidentAlert).where(IncidentAlert.incident_id == incident.id,
+                                            IncidentAlert.fingerprint.in_(fingerprints[start:start + 500])))})
     newly_firing = False
     for alert in notification.alerts:
         row = existing.get(alert.fingerprint)
@@ -136,8 +153,8 @@ def _record_alerts(session: Session, incident: Incident, notification: Alertmana
                 _event(session, incident, EventKind.INTAKE_NOTE, ALERTMANAGER, now,
                        f"{alert.alertname or 'alert'} ({alert.fingerprint}) stored with changes: "
                        + "; ".join(alert.notes), {"fingerprint": alert.fingerprint, "notes": alert.notes})
-    session.flush()
-    return newly_firing
+    # Not flushed here: the rows go out with the next query's autoflush or the commit, in one batch.
+    return newly_firing, list(existing.values())
 
 
 def _all_resolved(session: Session, incident: Incident) -> bool:
@@ -275,7 +292,7 @@ def _require(incident: Incident, allowed: set[Status], what: str) -> None:
 # ------------------------------------------------------------------------------------------ escalation
 
 def escalate_due(session: Session, config: Config, incident: Incident, now: datetime,
-                 first_event: NoticeEvent = NoticeEvent.TRIGGERED) -> int:
+                 first_event: NoticeEvent = NoticeEvent.TRIGGERED, alerts: list[IncidentAlert] | None = None) -> int:
     """Fire every step of the snapshotted chain that is due; returns how many fired.
 
     A step naming a schedule pages whoever is on call at this moment (overrides included); with
@@ -298,7 +315,7 @@ def escalate_due(session: Session, config: Config, incident: Incident, now: date
             incident.escalation_next_at = now
             continue
         event = first_event if index == 0 else NoticeEvent.ESCALATED
-        notice = build_notice(session, config, incident, event, escalation_step=index, paged=paged)
+        notice = build_notice(session, config, incident, event, escalation_step=index, paged=paged, alerts=alerts)
         receivers = list(dict.fromkeys(step.notify + (paged.receivers if paged else ())))
         for receiver in receivers:
             _enqueue_for(session, config, incident, receiver, notice,
@@ -400,8 +417,11 @@ def add_action(session: Session, incident: Incident, actor: str, title: str, own
 
 def build_notice(session: Session, config: Config, incident: Incident, event: NoticeEvent, *,
                  escalation_step: int | None = None, actor: str | None = None, note: str | None = None,
-                 sections: list[tuple[str, str]] | None = None, paged: Paged | None = None) -> Notice:
-    alerts = list(session.scalars(select(IncidentAlert).where(IncidentAlert.incident_id == incident.id)))
+                 sections: list[tuple[str, str]] | None = None, paged: Paged | None = None,
+                 alerts: list[IncidentAlert] | None = None) -> Notice:
+    """The notice for an event; `alerts` are the incident's alerts when the caller has them all (intake)."""
+    if alerts is None:
+        alerts = list(session.scalars(select(IncidentAlert).where(IncidentAlert.incident_id == incident.id)))
     firing = [a for a in alerts if a.status == "firing"]
     annotations = dict(incident.annotations)
     for alert in firing or alerts:  # the latest values the alerts carry

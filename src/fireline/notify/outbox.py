@@ -18,11 +18,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Index, Integer, String, Text, case, exists, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, aliased, mapped_column
 
 from fireline.notify.endpoints import DeliveryTarget, EndpointError, Transport, TransportError
-from fireline.server.db import Base, Database, UTCDateTime
+from fireline.server.db import Base, Database, UTCDateTime, insert_ignoring_conflicts
 
 log = logging.getLogger("fireline.outbox")
 
@@ -72,17 +71,13 @@ class Outcome:
 
 def enqueue(session: Session, *, key: str, incident_id: int | None, receiver: str, integration: str,
             event: str, payload: dict[str, Any], now: datetime) -> bool:
-    """Add a notification unless one with this key exists; True when added."""
-    if session.scalar(select(OutboxItem.id).where(OutboxItem.key == key)) is not None:
-        return False
-    try:
-        with session.begin_nested():
-            session.add(OutboxItem(key=key, incident_id=incident_id, receiver=receiver, integration=integration,
-                                   event=event, payload=payload, status=OutboxStatus.PENDING.value,
-                                   attempts=0, next_attempt_at=now, created_at=now))
-    except IntegrityError:  # another transaction enqueued it first
-        return False
-    return True
+    """Add a notification unless one with this key exists; True when added.
+
+    One INSERT ... ON CONFLICT DO NOTHING: a key enqueued before (a redelivered alert, a retried
+    transaction, another replica at the same moment) is skipped without a savepoint or a look-up."""
+    return insert_ignoring_conflicts(session, OutboxItem.__table__, [dict(  # type: ignore[arg-type]
+        key=key, incident_id=incident_id, receiver=receiver, integration=integration, event=event, payload=payload,
+        status=OutboxStatus.PENDING.value, attempts=0, next_attempt_at=now, created_at=now)], ["key"]) == 1
 
 
 def backoff(attempts: int, base: timedelta, cap: timedelta) -> timedelta:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -219,6 +219,27 @@ def expected_heads() -> set[str]:
     cfg.set_main_option("version_locations",
                         os.pathsep.join(str(p).replace("%", "%%") for p in version_locations()))
     return set(ScriptDirectory.from_config(cfg).get_heads())
+
+
+def insert_ignoring_conflicts(session: Session, table: Table, rows: list[dict[str, Any]],
+                              conflict: Sequence[str]) -> int:
+    """INSERT ... ON CONFLICT (conflict) DO NOTHING of `rows` (a Core statement: no ORM unit of work, one
+    round trip); returns how many were inserted. A row whose key another transaction holds uncommitted
+    waits for it, so a concurrent duplicate is skipped rather than raising IntegrityError."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement: Any = pg_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+    # RETURNING counts what was inserted on both backends (psycopg reports no rowcount here).
+    statement = statement.returning(*[table.c[name] for name in conflict])
+    return len(session.execute(statement.values(rows[0] if len(rows) == 1 else rows)).all())
 
 
 def _reason(exc: DBAPIError) -> str:
