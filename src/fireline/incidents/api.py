@@ -524,7 +524,9 @@ def outbox_worker(ctx: ServerContext) -> OutboxWorker:
         max_backoff=timedelta(milliseconds=outbox.max_backoff.milliseconds),
         # Longer than one request can take, so a live worker never sees its own claim expire.
         lease=timedelta(seconds=outbox.timeout.seconds * 3 + 5), clock=ctx.clock, parallel=outbox.parallel,
-        slack_interval=timedelta(milliseconds=outbox.slack_interval.milliseconds))
+        slack_interval=timedelta(milliseconds=outbox.slack_interval.milliseconds),
+        # Timeline entries of the deliveries that finished, in the transaction that records them.
+        on_recorded=lambda session, outcomes: service.record_deliveries(session, outcomes, ctx.clock()))
 
 
 def read_state(ctx: ServerContext) -> dict[str, dict[tuple[str, ...], float]]:
@@ -553,14 +555,6 @@ class DeliveryJob:
         for outcome in outcomes:
             ctx.metrics.notifications.labels(
                 outcome.integration, "delivered" if outcome.delivered else "dead" if outcome.dead else "retry").inc()
-        recorded = [o for o in outcomes if o.incident_id is not None]
-        if recorded:  # one transaction for the timeline entries of every delivery that finished
-            with ctx.db.transaction() as session:
-                for outcome in recorded:
-                    assert outcome.incident_id is not None
-                    service.record_delivery(session, outcome.incident_id, outcome.receiver, outcome.integration,
-                                            outcome.event, outcome.delivered, outcome.dead, outcome.attempts,
-                                            outcome.error, ctx.clock())
         return busy or bool(outcomes)
 
 

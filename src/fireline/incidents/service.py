@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from fireline.incidents.escalation import Step, chain_for
@@ -31,7 +31,7 @@ from fireline.incidents.models import (
 from fireline.notify import pagerduty, slack, webhook
 from fireline.notify.endpoints import integrations_of
 from fireline.notify.message import Notice, NoticeEvent
-from fireline.notify.outbox import OutboxItem, enqueue
+from fireline.notify.outbox import OutboxItem, Outcome, enqueue
 from fireline.oncall.service import Paged, page_for
 from fireline.rules.plan import FACT_BUDGET_REMAINING, FACT_BURN_RATE
 from fireline.server.db import insert_ignoring_conflicts
@@ -93,8 +93,9 @@ def ingest(session: Session, config: Config, notification: AlertmanagerNotificat
                                 "resolved alerts for a group without an open incident: nothing to do")
         incident = open_incident(session, config, notification, group_key, now)
         opened = True
-    session.execute(update(IntakeReceipt).where(IntakeReceipt.digest == digest).values(incident_id=incident.id)
-                    .execution_options(synchronize_session=False))
+    receipts = IntakeReceipt.__table__
+    session.connection().execute(update(receipts).where(receipts.c.digest == digest)  # type: ignore[arg-type]
+                                 .values(incident_id=incident.id))
     changed_firing, alerts = _record_alerts(session, incident, notification, now, opened=opened)
     if opened:
         # Steps due at once (after: 0m) go out with the commit; the new incident's alerts are all known.
@@ -523,16 +524,30 @@ def _event(session: Session, incident: Incident, kind: EventKind, actor: str, no
 def record_delivery(session: Session, incident_id: int, receiver: str, integration: str, event: str,
                     delivered: bool, dead: bool, attempts: int, error: str | None, now: datetime) -> None:
     """Timeline entry for an outbox delivery (sent, failed and retrying, or given up)."""
-    incident = session.get(Incident, incident_id)
-    if incident is None:
+    record_deliveries(session, [Outcome(0, incident_id, receiver, integration, event, delivered, dead, attempts,
+                                        error, None)], now)
+
+
+def record_deliveries(session: Session, outcomes: list[Outcome], now: datetime) -> None:
+    """Timeline entries for a round of outbox deliveries: one look-up of the incidents, one INSERT."""
+    ids = {o.incident_id for o in outcomes if o.incident_id is not None}
+    if not ids:
         return
-    if delivered:
-        kind, message = EventKind.NOTIFICATION_SENT, f"{event} sent to {receiver} ({integration})"
-    elif dead:
-        kind, message = (EventKind.NOTIFICATION_DEAD,
-                         f"{event} to {receiver} ({integration}) given up after {attempts} attempts: {error}")
-    else:
-        kind, message = (EventKind.NOTIFICATION_FAILED,
-                         f"{event} to {receiver} ({integration}) failed, attempt {attempts}, will retry: {error}")
-    _event(session, incident, kind, SYSTEM, now, message,
-           {"receiver": receiver, "integration": integration, "attempts": attempts})
+    existing = set(session.scalars(select(Incident.id).where(Incident.id.in_(ids))))
+    rows: list[dict[str, Any]] = []
+    for o in outcomes:
+        if o.incident_id not in existing:
+            continue  # deleted meanwhile, or not an incident's notification (policy notices)
+        if o.delivered:
+            kind, message = EventKind.NOTIFICATION_SENT, f"{o.event} sent to {o.receiver} ({o.integration})"
+        elif o.dead:
+            kind, message = (EventKind.NOTIFICATION_DEAD, f"{o.event} to {o.receiver} ({o.integration}) given up "
+                                                          f"after {o.attempts} attempts: {o.error}")
+        else:
+            kind, message = (EventKind.NOTIFICATION_FAILED, f"{o.event} to {o.receiver} ({o.integration}) failed, "
+                                                            f"attempt {o.attempts}, will retry: {o.error}")
+        rows.append({"incident_id": o.incident_id, "at": now, "kind": kind.value, "actor": SYSTEM,
+                     "message": message,
+                     "data": {"receiver": o.receiver, "integration": o.integration, "attempts": o.attempts}})
+    if rows:
+        session.execute(insert(TimelineEvent), rows)  # an ORM bulk INSERT: one executemany

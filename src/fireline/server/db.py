@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -91,7 +92,7 @@ def make_engine(url: str, *, pool_size: int = 10, timeout_seconds: float = DEFAU
     url = normalise_database_url(url)
     if is_sqlite(url):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout_seconds})
-        _sqlite_write_transactions(engine, busy_ms=max(int(timeout_seconds * 800), 100))
+        _sqlite_write_transactions(engine, busy_ms=max(int(timeout_seconds * 800), 100), lock=_sqlite_lock(url))
         return engine
     ms = int(timeout_seconds * 1000)
     # Statements and lock waits end a little before the request's own deadline, so the answer is the
@@ -112,7 +113,7 @@ def make_engine(url: str, *, pool_size: int = 10, timeout_seconds: float = DEFAU
         })
 
 
-def _sqlite_write_transactions(engine: Engine, busy_ms: int) -> None:
+def _sqlite_write_transactions(engine: Engine, busy_ms: int, lock: FairLock) -> None:
     # pysqlite opens transactions lazily and upgrades read locks to write locks mid-transaction, which
     # fails with "database is locked" under concurrency; BEGIN IMMEDIATE takes the write lock up front
     # and busy_timeout makes concurrent writers queue instead of failing.
@@ -126,9 +127,83 @@ def _sqlite_write_transactions(engine: Engine, busy_ms: int) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    # The process's writers queue on `lock` (see FairLock) right before SQLite's own lock, and give it up
+    # as their transaction ends; connection.info says whether this connection holds it.
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if not lock.acquire(busy_ms / 1000):
+            raise StorageUnavailable("database is locked: this process's other writers held it too long")
+        connection.info["fireline_writer"] = True
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _end(connection)
+            raise
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _end(connection: Any) -> None:
+        if connection.info.pop("fireline_writer", False):
+            lock.release()
+
+
+class FairLock:
+    """A re-entrant lock handed to waiters in arrival order.
+
+    SQLite has one writer at a time and its busy handler makes waiters sleep and poll: a thread that
+    commits and begins again at once (the intake's group-commit writer) wins the lock over and over while
+    the outbox worker sleeps, and pages wait behind intake. Every SQLite transaction of this process takes
+    this lock first, so writers of one process take turns without polling; other processes (replicas on
+    the same file) still meet at SQLite's own lock and busy timeout.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._owner: int | None = None
+        self._depth = 0
+        self._waiters: deque[tuple[int, threading.Event]] = deque()
+
+    def acquire(self, timeout: float) -> bool:
+        me = threading.get_ident()
+        with self._mutex:
+            if self._owner == me:
+                self._depth += 1
+                return True
+            if self._owner is None and not self._waiters:
+                self._owner, self._depth = me, 1
+                return True
+            turn = (me, threading.Event())
+            self._waiters.append(turn)
+        if turn[1].wait(timeout):
+            return True
+        with self._mutex:
+            if self._owner == me:  # handed over just as the wait ended
+                return True
+            self._waiters.remove(turn)
+            return False
+
+    def release(self) -> None:
+        with self._mutex:
+            self._depth -= 1
+            if self._depth:
+                return
+            if self._waiters:  # straight to the longest waiter: the releaser cannot take it back first
+                self._owner, event = self._waiters.popleft()
+                self._depth = 1
+                event.set()
+            else:
+                self._owner = None
+
+
+_SQLITE_LOCKS: dict[str, FairLock] = {}
+
+
+def _sqlite_lock(url: str) -> FairLock:
+    # One per database file, shared by every Database of this process on it (tests open several).
+    name = url.split("///", 1)[-1]
+    key = str(Path(name).resolve()) if name and ":memory:" not in name and "///" in url else url
+    with _LOCK:
+        return _SQLITE_LOCKS.setdefault(key, FairLock())
 
 
 class Database:
@@ -239,7 +314,9 @@ def insert_ignoring_conflicts(session: Session, table: Table, rows: list[dict[st
         statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
     # RETURNING counts what was inserted on both backends (psycopg reports no rowcount here).
     statement = statement.returning(*[table.c[name] for name in conflict])
-    return len(session.execute(statement.values(rows[0] if len(rows) == 1 else rows)).all())
+    # On the session's connection, not session.execute: a Core statement needs no autoflush, and skipping it
+    # lets the ORM write the pending rows of many group-commit members in one flush.
+    return len(session.connection().execute(statement.values(rows[0] if len(rows) == 1 else rows)).all())
 
 
 def _reason(exc: DBAPIError) -> str:
