@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import ALL_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -188,7 +188,9 @@ class OutboxWorker:
         a moment for a delivery to finish. Returns the outcomes recorded and whether work is still in flight
         (call again soon)."""
         done = [(future, claim) for future, claim in self._in_flight.items() if future.done()]
-        room = self.parallel * 2 - len(self._in_flight) + len(done)
+        # Up to 3 x parallel claimed at once: the last of them starts after at most two timeouts of the ones
+        # ahead and ends within a third, inside its lease (3 x timeout + 5 s), so no lease expires while queued.
+        room = self.parallel * 3 - len(self._in_flight) + len(done)
         with self.db.transaction() as session:
             outcomes = self._record_in(session, [(claim, future.result()) for future, claim in done])
             claims = self._claim_in(session, now, min(room, self.batch)) if room > 0 else []
@@ -201,7 +203,8 @@ class OutboxWorker:
             for claim in claims:
                 self._in_flight[pool.submit(self._send, claim)] = claim
         if self._in_flight:
-            wait(list(self._in_flight), timeout=wait_seconds, return_when=FIRST_COMPLETED)
+            # Until all are done (usually a few ms) or wait_seconds: the next round then records them at once.
+            wait(list(self._in_flight), timeout=wait_seconds, return_when=ALL_COMPLETED)
         return outcomes, bool(self._in_flight)
 
     def close(self) -> None:

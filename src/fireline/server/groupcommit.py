@@ -43,7 +43,7 @@ class GroupCommit(Generic[T, R]):
     """Applies `apply(session, item)` for submitted items in shared transactions (see the module doc)."""
 
     def __init__(self, db: Database, apply: Callable[[Session, T], R], *, name: str = "writer",
-                 max_batch: int = 64, retries: int = 3, order_key: Callable[[T], str] | None = None,
+                 max_batch: int = 32, retries: int = 3, order_key: Callable[[T], str] | None = None,
                  idle_seconds: float = 5.0) -> None:
         self.db = db
         self.apply = apply
