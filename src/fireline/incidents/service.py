@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from fireline.incidents.escalation import Step, chain_for
@@ -57,6 +57,22 @@ class IntakeResult:
 
 # ----------------------------------------------------------------------------------------------- intake
 
+# Intake's statements, built once (building one costs about as much as SQLite takes to run it).
+# The group's open incident, else one resolved within the reopen cool-down (latest first), in one query.
+# FOR UPDATE (PostgreSQL): notifications of one group and transitions of its incident take turns.
+_GROUP_INCIDENT = (
+    select(Incident).where(Incident.group_key == bindparam("group_key"), or_(
+        Incident.open_group_key == bindparam("group_key"),
+        and_(Incident.status == Status.RESOLVED.value, Incident.resolved_at >= bindparam("since"))))
+    .order_by(Incident.open_group_key.is_(None), Incident.resolved_at.desc()).limit(1).with_for_update())
+_RECEIPTS: Table = IntakeReceipt.__table__  # type: ignore[assignment]
+_RECEIPT_INCIDENT = (update(_RECEIPTS).where(_RECEIPTS.c.digest == bindparam("digest_"))
+                     .values(incident_id=bindparam("incident_id")))
+_ALERTS_BY_FINGERPRINT = select(IncidentAlert).where(
+    IncidentAlert.incident_id == bindparam("incident_id"),
+    IncidentAlert.fingerprint.in_(bindparam("fingerprints", expanding=True)))
+
+
 def ingest(session: Session, config: Config, notification: AlertmanagerNotification, now: datetime) -> IntakeResult:
     """Apply one Alertmanager notification. A redelivery of the same notification changes nothing.
 
@@ -67,20 +83,14 @@ def ingest(session: Session, config: Config, notification: AlertmanagerNotificat
     digest = notification.digest()
     group_key = notification.group_key()
     # A concurrent identical delivery waits on this row's key and then finds it: a duplicate, not a conflict.
-    if not insert_ignoring_conflicts(session, IntakeReceipt.__table__, [dict(  # type: ignore[arg-type]
+    if not insert_ignoring_conflicts(session, _RECEIPTS, [dict(
             digest=digest, received_at=now, group_key=group_key, incident_id=None,
             alerts=len(notification.alerts))], ["digest"]):
         return IntakeResult(True, None, False, len(notification.alerts), "duplicate notification ignored")
 
     firing = [a for a in notification.alerts if a.status == "firing"]
     cooldown = timedelta(milliseconds=config.server.reopen_cooldown.milliseconds)
-    # The group's open incident, else one resolved within the reopen cool-down (latest first), in one query.
-    # FOR UPDATE (PostgreSQL): notifications of one group and transitions of its incident take turns.
-    incident = session.scalar(
-        select(Incident).where(Incident.group_key == group_key, or_(
-            Incident.open_group_key == group_key,
-            and_(Incident.status == Status.RESOLVED.value, Incident.resolved_at >= now - cooldown)))
-        .order_by(Incident.open_group_key.is_(None), Incident.resolved_at.desc()).limit(1).with_for_update())
+    incident = session.scalar(_GROUP_INCIDENT, {"group_key": group_key, "since": now - cooldown})
     opened = False
     if incident is not None and incident.status == Status.RESOLVED.value:
         if not firing:
@@ -93,9 +103,7 @@ def ingest(session: Session, config: Config, notification: AlertmanagerNotificat
                                 "resolved alerts for a group without an open incident: nothing to do")
         incident = open_incident(session, config, notification, group_key, now)
         opened = True
-    receipts = IntakeReceipt.__table__
-    session.connection().execute(update(receipts).where(receipts.c.digest == digest)  # type: ignore[arg-type]
-                                 .values(incident_id=incident.id))
+    session.connection().execute(_RECEIPT_INCIDENT, {"digest_": digest, "incident_id": incident.id})
     changed_firing, alerts = _record_alerts(session, incident, notification, now, opened=opened)
     if opened:
         # Steps due at once (after: 0m) go out with the commit; the new incident's alerts are all known.
@@ -123,8 +131,7 @@ def _record_alerts(session: Session, incident: Incident, notification: Alertmana
     if not opened:  # only this notification's alerts: an incident may hold thousands
         for start in range(0, len(fingerprints), 500):
             existing.update({a.fingerprint: a for a in session.scalars(
-                select(IncidentAlert).where(IncidentAlert.incident_id == incident.id,
-                                            IncidentAlert.fingerprint.in_(fingerprints[start:start + 500])))})
+                _ALERTS_BY_FINGERPRINT, {"incident_id": incident.id, "fingerprints": fingerprints[start:start + 500]})})
     newly_firing = False
     for alert in notification.alerts:
         row = existing.get(alert.fingerprint)

@@ -8,6 +8,7 @@ runs `upgrade heads` over all of them (docs/serve.md, "Extension points").
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections import deque
@@ -303,7 +304,17 @@ def insert_ignoring_conflicts(session: Session, table: Table, rows: list[dict[st
     waits for it, so a concurrent duplicate is skipped rather than raising IntegrityError."""
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
+    connection = session.connection()
+    statement = _insert_ignoring(connection.dialect.name, table, tuple(conflict))
+    # On the session's connection, not session.execute: a Core statement needs no autoflush, and skipping it
+    # lets the ORM write the pending rows of many group-commit members in one flush. RETURNING counts what
+    # was inserted on both backends (psycopg reports no rowcount here).
+    return len(connection.execute(statement, rows[0] if len(rows) == 1 else rows).all())
+
+
+@functools.cache
+def _insert_ignoring(dialect: str, table: Table, conflict: tuple[str, ...]) -> Any:
+    # Built once per table: constructing a statement costs more than SQLite takes to run it.
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
 
@@ -312,11 +323,7 @@ def insert_ignoring_conflicts(session: Session, table: Table, rows: list[dict[st
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
-    # RETURNING counts what was inserted on both backends (psycopg reports no rowcount here).
-    statement = statement.returning(*[table.c[name] for name in conflict])
-    # On the session's connection, not session.execute: a Core statement needs no autoflush, and skipping it
-    # lets the ORM write the pending rows of many group-commit members in one flush.
-    return len(session.connection().execute(statement.values(rows[0] if len(rows) == 1 else rows)).all())
+    return statement.returning(*[table.c[name] for name in conflict])
 
 
 def _reason(exc: DBAPIError) -> str:
