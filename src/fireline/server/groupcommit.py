@@ -16,7 +16,11 @@ Correctness rules:
   rolled back and the batch is written again with one savepoint per member, so the failing member gets
   its own error (a constraint race is retried, up to `retries` times) and the others their results.
 - Members run in `order_key` order (stable, so one group's notifications keep their arrival order):
-  replicas sharing PostgreSQL then take row locks in the same order and do not deadlock each other.
+  replicas sharing PostgreSQL, and the writers of one replica, then take row locks in the same order
+  and do not deadlock each other.
+
+`writers` > 1 (PostgreSQL) runs several batches at once: a writer waiting for the server's answer to
+one statement holds no lock of Python's, so another writer's work fills the gap. SQLite has one writer.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ class GroupCommit(Generic[T, R]):
 
     def __init__(self, db: Database, apply: Callable[[Session, T], R], *, name: str = "writer",
                  max_batch: int = 32, retries: int = 3, order_key: Callable[[T], str] | None = None,
-                 idle_seconds: float = 5.0) -> None:
+                 idle_seconds: float = 5.0, writers: int = 1) -> None:
         self.db = db
         self.apply = apply
         self.name = name
@@ -52,10 +56,11 @@ class GroupCommit(Generic[T, R]):
         self.retries = retries
         self.order_key = order_key
         self.idle_seconds = idle_seconds
+        self.writers = writers
         self.batches = 0  # committed (or failed) batches, for tests and metrics
         self._queue: queue.SimpleQueue[tuple[T, Future[R]]] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._threads: set[threading.Thread] = set()
         self._closed = False
 
     def submit(self, item: T, timeout: float) -> R:
@@ -75,32 +80,37 @@ class GroupCommit(Generic[T, R]):
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            thread = self._thread
-        if thread is not None:
+            threads = list(self._threads)
+        for _ in threads:
             self._queue.put(_STOP)  # type: ignore[arg-type]
+        for thread in threads:
             thread.join(timeout=5)
 
     def _ensure_thread(self) -> None:
         with self._lock:
-            if self._thread is None or not self._thread.is_alive():
+            if len(self._threads) < self.writers:
                 if self._closed:
                     raise StorageUnavailable("the server is shutting down")
                 # Started on demand and ended when idle, so an app that is never shut down cleanly (tests)
                 # leaves no thread behind.
-                self._thread = threading.Thread(target=self._loop, name=f"fireline-{self.name}", daemon=True)
-                self._thread.start()
+                thread = threading.Thread(target=self._loop, name=f"fireline-{self.name}", daemon=True)
+                self._threads.add(thread)
+                thread.start()
 
     def _loop(self) -> None:
+        me = threading.current_thread()
         while True:
             try:
                 first = self._queue.get(timeout=self.idle_seconds)
             except queue.Empty:
                 with self._lock:
-                    if self._queue.empty():  # a submit that raced with going idle finds no thread: it starts one
-                        self._thread = None
+                    if self._queue.empty():  # a submit racing with going idle finds a thread missing: starts one
+                        self._threads.discard(me)
                         return
                 continue
             if first is _STOP:
+                with self._lock:
+                    self._threads.discard(me)
                 return
             batch = [first]
             while len(batch) < self.max_batch:
