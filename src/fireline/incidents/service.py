@@ -70,6 +70,10 @@ _RECEIPT_INCIDENT = (update(_RECEIPTS).where(_RECEIPTS.c.digest == bindparam("di
                      .values(incident_id=bindparam("incident_id")))
 _TIMELINE: Table = TimelineEvent.__table__  # type: ignore[assignment]
 _INSERT_EVENT = insert(_TIMELINE).returning(_TIMELINE.c.id)
+_ALERTS: Table = IncidentAlert.__table__  # type: ignore[assignment]
+_ALERT_COLUMNS = ("incident_id", "fingerprint", "alertname", "status", "labels", "annotations", "starts_at", "ends_at",
+                  "last_seen_at")
+_INSERT_ALERT = insert(_ALERTS)
 _ALERTS_BY_FINGERPRINT = select(IncidentAlert).where(
     IncidentAlert.incident_id == bindparam("incident_id"),
     IncidentAlert.fingerprint.in_(bindparam("fingerprints", expanding=True)))
@@ -135,13 +139,15 @@ def _record_alerts(session: Session, incident: Incident, notification: Alertmana
             existing.update({a.fingerprint: a for a in session.scalars(
                 _ALERTS_BY_FINGERPRINT, {"incident_id": incident.id, "fingerprints": fingerprints[start:start + 500]})})
     newly_firing = False
+    new: list[IncidentAlert] = []
     for alert in notification.alerts:
         row = existing.get(alert.fingerprint)
         if row is None:
+            # Not added to the session: new alerts go in one Core INSERT below (cheaper than the ORM's flush).
             row = IncidentAlert(incident_id=incident.id, fingerprint=alert.fingerprint, alertname=alert.alertname,
                                 status=alert.status, labels=alert.labels, annotations=alert.annotations,
                                 starts_at=alert.startsAt, ends_at=alert.ends_at, last_seen_at=now)
-            session.add(row)
+            new.append(row)
             existing[alert.fingerprint] = row
             changed = True
         else:
@@ -163,7 +169,9 @@ def _record_alerts(session: Session, incident: Incident, notification: Alertmana
                 _event(session, incident, EventKind.INTAKE_NOTE, ALERTMANAGER, now,
                        f"{alert.alertname or 'alert'} ({alert.fingerprint}) stored with changes: "
                        + "; ".join(alert.notes), {"fingerprint": alert.fingerprint, "notes": alert.notes})
-    # Not flushed here: the rows go out with the next query's autoflush or the commit, in one batch.
+    if new:  # with the values of their last mention in this notification
+        session.connection().execute(_INSERT_ALERT, [
+            {column: getattr(row, column) for column in _ALERT_COLUMNS} for row in new])
     return newly_firing, list(existing.values())
 
 
