@@ -190,3 +190,35 @@ def test_integrity_error_is_what_a_unique_violation_raises(db: Database) -> None
         session.execute(insert(ROWS).values(name="one"))
     with pytest.raises(IntegrityError), db.transaction() as session:
         session.execute(insert(ROWS).values(name="one"))
+
+
+def test_one_groups_notifications_in_one_batch_apply_in_arrival_order(database_url: str, tmp_path: Path) -> None:
+    """Opened, updated, all resolved (mitigated) and a second group, all in one transaction."""
+    from concurrent.futures import Future
+
+    from fireline.incidents.models import Incident
+
+    config = make_config(tmp_path, "http://127.0.0.1:9")
+    migrate(database_url)
+    db = Database(database_url)
+    clock = Clock()
+    writer = GroupCommit(db, lambda s, n: service.ingest(s, config, n, clock()), name="intake",
+                         order_key=AlertmanagerNotification.group_key)
+    bodies = [notification(alert(fingerprint="a"), group_key="g1"),
+              notification(alert(fingerprint="z"), group_key="g0"),
+              notification(alert(fingerprint="a"), alert(fingerprint="b"), group_key="g1"),
+              notification(alert(fingerprint="a", status="resolved"), alert(fingerprint="b", status="resolved"),
+                           group_key="g1")]
+    batch: list[tuple[AlertmanagerNotification, Future[service.IntakeResult]]] = [
+        (AlertmanagerNotification.model_validate(b), Future()) for b in bodies]
+    writer._write(batch)  # one batch, as the writer thread would take it
+    assert writer.batches == 1
+    results = [future.result(0) for _, future in batch]
+    assert [(r.opened, r.note) for r in results] == [
+        (True, "incident opened"), (True, "incident opened"), (False, "incident updated"),
+        (False, "incident updated")]
+    assert results[0].incident_id == results[2].incident_id == results[3].incident_id != results[1].incident_id
+    with db.transaction() as session:
+        statuses = {i.group_key: i.status for i in session.scalars(select(Incident))}
+    assert statuses == {"g1": "mitigated", "g0": "triggered"}
+    db.dispose()
