@@ -31,7 +31,7 @@ from fireline.incidents.models import (
 from fireline.notify import pagerduty, slack, webhook
 from fireline.notify.endpoints import integrations_of
 from fireline.notify.message import Notice, NoticeEvent
-from fireline.notify.outbox import OutboxItem, Outcome, enqueue
+from fireline.notify.outbox import OutboxItem, Outcome, enqueue_rows, outbox_row
 from fireline.oncall.service import Paged, page_for
 from fireline.rules.plan import FACT_BUDGET_REMAINING, FACT_BURN_RATE
 from fireline.server.db import insert_ignoring_conflicts
@@ -335,9 +335,8 @@ def escalate_due(session: Session, config: Config, incident: Incident, now: date
         event = first_event if index == 0 else NoticeEvent.ESCALATED
         notice = build_notice(session, config, incident, event, escalation_step=index, paged=paged, alerts=alerts)
         receivers = list(dict.fromkeys(step.notify + (paged.receivers if paged else ())))
-        for receiver in receivers:
-            _enqueue_for(session, config, incident, receiver, notice,
-                         key=f"incident/{incident.id}/e{incident.episode}/step{index}/{receiver}", now=now)
+        _enqueue_for(session, config, incident, notice, now=now, targets=[
+            (receiver, f"incident/{incident.id}/e{incident.episode}/step{index}/{receiver}") for receiver in receivers])
         what = f"notified {', '.join(receivers)}"
         if paged is not None:
             what = (f"paged {paged.person}" + (f" via {paged.schedule}" if paged.schedule else "") + f", {what}"
@@ -409,9 +408,9 @@ def post_update(session: Session, config: Config, incident: Incident, update: St
     session.flush()  # the update's id names its notifications
     notice = build_notice(session, config, incident, NoticeEvent.STATUS_UPDATE, actor=actor,
                           sections=update.sections())
-    for receiver in _update_receivers(session, config, incident):
-        _enqueue_for(session, config, incident, receiver, notice,
-                     key=f"incident/{incident.id}/update{event.id}/{receiver}", now=now)
+    _enqueue_for(session, config, incident, notice, now=now, targets=[
+        (receiver, f"incident/{incident.id}/update{event.id}/{receiver}")
+        for receiver in _update_receivers(session, config, incident)])
     return event
 
 
@@ -492,18 +491,22 @@ def render(notice: Notice, config: Config, receiver: str, integration: str) -> d
     return None
 
 
-def _enqueue_for(session: Session, config: Config, incident: Incident, receiver: str, notice: Notice, *,
-                 key: str, now: datetime) -> None:
-    integrations = integrations_of(config, receiver)
-    if not integrations:
-        _event(session, incident, EventKind.NOTIFICATION_FAILED, SYSTEM, now,
-               f"receiver {receiver} has no integration fireline delivers (pagerduty, slack, webhook)")
-        return
-    for integration in integrations:
-        body = render(notice, config, receiver, integration)
-        if body is not None:
-            enqueue(session, key=f"{key}/{integration}", incident_id=incident.id, receiver=receiver,
-                    integration=integration, event=notice.event.value, payload=body, now=now)
+def _enqueue_for(session: Session, config: Config, incident: Incident, notice: Notice, *, now: datetime,
+                 targets: list[tuple[str, str]]) -> None:
+    """Enqueue `notice` for each (receiver, key): every integration's row in one INSERT."""
+    rows: list[dict[str, Any]] = []
+    for receiver, key in targets:
+        integrations = integrations_of(config, receiver)
+        if not integrations:
+            _event(session, incident, EventKind.NOTIFICATION_FAILED, SYSTEM, now,
+                   f"receiver {receiver} has no integration fireline delivers (pagerduty, slack, webhook)")
+            continue
+        for integration in integrations:
+            body = render(notice, config, receiver, integration)
+            if body is not None:
+                rows.append(outbox_row(key=f"{key}/{integration}", incident_id=incident.id, receiver=receiver,
+                                       integration=integration, event=notice.event.value, payload=body, now=now))
+    enqueue_rows(session, rows)
 
 
 def _involved(session: Session, incident: Incident) -> list[str]:
@@ -523,10 +526,9 @@ def _update_receivers(session: Session, config: Config, incident: Incident) -> l
 def _notify_involved(session: Session, config: Config, incident: Incident, event: NoticeEvent, now: datetime,
                      *, actor: str, note: str | None) -> None:
     notice = build_notice(session, config, incident, event, actor=actor, note=note)
-    for receiver in _involved(session, incident):
-        if receiver in config.receivers:
-            _enqueue_for(session, config, incident, receiver, notice,
-                         key=f"incident/{incident.id}/e{incident.episode}/{event.value}/{receiver}", now=now)
+    _enqueue_for(session, config, incident, notice, now=now, targets=[
+        (receiver, f"incident/{incident.id}/e{incident.episode}/{event.value}/{receiver}")
+        for receiver in _involved(session, incident) if receiver in config.receivers])
 
 
 def _event(session: Session, incident: Incident, kind: EventKind, actor: str, now: datetime, message: str,

@@ -73,15 +73,25 @@ class Outcome:
     status_code: int | None
 
 
+def outbox_row(*, key: str, incident_id: int | None, receiver: str, integration: str, event: str,
+               payload: dict[str, Any], now: datetime) -> dict[str, Any]:
+    return dict(key=key, incident_id=incident_id, receiver=receiver, integration=integration, event=event,
+                payload=payload, status=OutboxStatus.PENDING.value, attempts=0, next_attempt_at=now, created_at=now)
+
+
 def enqueue(session: Session, *, key: str, incident_id: int | None, receiver: str, integration: str,
             event: str, payload: dict[str, Any], now: datetime) -> bool:
-    """Add a notification unless one with this key exists; True when added.
+    """Add a notification unless one with this key exists; True when added."""
+    return enqueue_rows(session, [outbox_row(key=key, incident_id=incident_id, receiver=receiver,
+                                             integration=integration, event=event, payload=payload, now=now)]) == 1
+
+
+def enqueue_rows(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Add notifications (outbox_row dicts) whose keys are new; returns how many were added.
 
     One INSERT ... ON CONFLICT DO NOTHING: a key enqueued before (a redelivered alert, a retried
     transaction, another replica at the same moment) is skipped without a savepoint or a look-up."""
-    return insert_ignoring_conflicts(session, _TABLE, [dict(
-        key=key, incident_id=incident_id, receiver=receiver, integration=integration, event=event, payload=payload,
-        status=OutboxStatus.PENDING.value, attempts=0, next_attempt_at=now, created_at=now)], ["key"]) == 1
+    return insert_ignoring_conflicts(session, _TABLE, rows, ["key"])
 
 
 def backoff(attempts: int, base: timedelta, cap: timedelta) -> timedelta:
