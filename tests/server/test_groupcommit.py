@@ -222,3 +222,19 @@ def test_one_groups_notifications_in_one_batch_apply_in_arrival_order(database_u
         statuses = {i.group_key: i.status for i in session.scalars(select(Incident))}
     assert statuses == {"g1": "mitigated", "g0": "triggered"}
     db.dispose()
+
+
+def test_a_failure_outside_any_member_fails_the_batch_and_the_writer_goes_on(db: Database) -> None:
+    def order(name: str) -> str:
+        if name == "boom":
+            raise RuntimeError("ordering failed")
+        return name
+
+    writer = GroupCommit(db, _insert, name="test", order_key=order)
+    with pytest.raises(StorageUnavailable, match="RuntimeError"):
+        writer.submit("boom", 5)
+    assert writer.submit("next", 5).startswith("next:")
+    writer.close()
+    with pytest.raises(StorageUnavailable, match="shutting down"):
+        writer.submit("late", 5)
+    assert _names(db) == ["next"]

@@ -66,6 +66,8 @@ class GroupCommit(Generic[T, R]):
     def submit(self, item: T, timeout: float) -> R:
         """Apply `item` in the next batch and return its result once committed; raises what it raised,
         StorageUnavailable when the batch could not commit or no answer came within `timeout`."""
+        if self._closed:
+            raise StorageUnavailable("the server is shutting down")
         future: Future[R] = Future()
         self._queue.put((item, future))
         self._ensure_thread()
@@ -122,7 +124,13 @@ class GroupCommit(Generic[T, R]):
                     self._queue.put(nxt)
                     break
                 batch.append(nxt)
-            self._write(batch)
+            try:
+                self._write(batch)
+            except Exception as exc:  # a bug here must not end the writer and leave every later request waiting
+                log.exception("%s: batch of %d failed", self.name, len(batch))
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(StorageUnavailable(type(exc).__name__))
 
     def _write(self, batch: list[tuple[T, Future[R]]]) -> None:
         live = [(item, future) for item, future in batch if future.set_running_or_notify_cancel()]
