@@ -82,9 +82,10 @@ _ALERTS_BY_FINGERPRINT = select(IncidentAlert).where(
 def ingest(session: Session, config: Config, notification: AlertmanagerNotification, now: datetime) -> IntakeResult:
     """Apply one Alertmanager notification. A redelivery of the same notification changes nothing.
 
-    Written for few round trips (it is the hot path of `fireline serve`): the receipt is one INSERT ... ON
-    CONFLICT, the open or recently resolved incident one SELECT, only the notification's own alerts are read,
-    and the alerts, timeline entries and incident changes go out in the one flush at commit.
+    Written for few round trips and little ORM work (it is the hot path of `fireline serve`): the receipt is
+    one INSERT ... ON CONFLICT, the open or recently resolved incident one SELECT, only the notification's own
+    alerts are read, new alerts and timeline entries are Core INSERTs, and the incident's changes go out in
+    the flush at commit (shared by every notification of a group-commit batch).
     """
     digest = notification.digest()
     group_key = notification.group_key()
