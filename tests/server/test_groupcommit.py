@@ -238,3 +238,13 @@ def test_a_failure_outside_any_member_fails_the_batch_and_the_writer_goes_on(db:
     with pytest.raises(StorageUnavailable, match="shutting down"):
         writer.submit("late", 5)
     assert _names(db) == ["next"]
+
+
+def test_several_writers_write_each_item_once(db: Database) -> None:
+    writer = GroupCommit(db, _insert, name="test", writers=3, max_batch=4)
+    names = [f"w{n:02d}" for n in range(60)]
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        results = list(pool.map(lambda name: writer.submit(name, 20), names))
+    writer.close()
+    assert [r.split(":")[0] for r in results] == names
+    assert _names(db) == names
