@@ -125,3 +125,19 @@ def test_pages_go_first_and_slack_is_rate_limited_per_receiver(capture: CaptureS
             assert len(capture.requests("/slack/payments")) == 1 + second
         pending = h.get("/api/v1/outbox?status=delivered")
         assert all(item["attempts"] == 1 for item in pending), "waiting for a slot is not an attempt"
+
+
+def test_a_page_goes_before_slack_updates_enqueued_earlier(capture: CaptureServer, tmp_path: Path) -> None:
+    # One delivery at a time (parallel 1): a status update's Slack message waits in the outbox, then a new
+    # group's page arrives; the round sends the page first although the update was enqueued before it.
+    with Harness.start(f"sqlite:///{tmp_path / 'f.db'}", capture, tmp_path,
+                       server={"outbox": {"parallel": 1, "slack_interval": "0s"}}) as h:
+        first = h.post_alerts(notification(alert(fingerprint="a"), group_key="g-a")).json()["incident_id"]
+        h.tick()
+        capture.clear()
+        assert h.post(f"/api/v1/incidents/{first}/updates", {"what_happened": "rolled back"}).status_code == 201
+        second = h.post_alerts(notification(alert(fingerprint="b"), group_key="g-b")).json()["incident_id"]
+        h.tick()
+        sent = [(r.path, r.json().get("dedup_key")) for r in capture.requests() if not r.path.startswith("/_")]
+        assert sent[0] == ("/v2/enqueue", f"fireline-{second}"), sent
+        assert [path for path, _ in sent].count("/slack/payments") == 2  # the update and the new group's message

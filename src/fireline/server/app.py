@@ -104,6 +104,9 @@ def create_app(ctx: ServerContext, extensions: Sequence[ServerExtension] | None 
         finally:
             if run_scheduler:
                 scheduler.stop()
+            for ext in exts:
+                if ext.on_shutdown is not None:
+                    ext.on_shutdown(ctx)
 
     app = FastAPI(
         title="fireline",

@@ -76,6 +76,8 @@ class ServerExtension:
     setup: Callable[[ServerContext], None] | None = None
     # Called when the app starts serving (lifespan start), before the scheduler starts.
     on_startup: Callable[[ServerContext], None] | None = None
+    # Called when the app stops serving (lifespan end), after the scheduler stopped.
+    on_shutdown: Callable[[ServerContext], None] | None = None
 
 
 @dataclass
@@ -90,6 +92,8 @@ class ServerContext:
     instance: str = field(default_factory=lambda: f"{os.uname().nodename}:{os.getpid()}")
     # Where the token came from when it can be rotated without a restart (server.token_file).
     token_file: str | None = None
+    # Long-lived helpers an extension keeps per process, by name (the intake's group-commit writer).
+    services: dict[str, Any] = field(default_factory=dict, repr=False)
     _token_stamp: tuple[int, int] | None = field(default=None, repr=False)
     _token_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

@@ -8,9 +8,11 @@ runs `upgrade heads` over all of them (docs/serve.md, "Extension points").
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
+from sqlalchemy import DateTime, Engine, MetaData, Table, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -91,7 +93,7 @@ def make_engine(url: str, *, pool_size: int = 10, timeout_seconds: float = DEFAU
     url = normalise_database_url(url)
     if is_sqlite(url):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout_seconds})
-        _sqlite_write_transactions(engine, busy_ms=max(int(timeout_seconds * 800), 100))
+        _sqlite_write_transactions(engine, busy_ms=max(int(timeout_seconds * 800), 100), lock=_sqlite_lock(url))
         return engine
     ms = int(timeout_seconds * 1000)
     # Statements and lock waits end a little before the request's own deadline, so the answer is the
@@ -112,7 +114,7 @@ def make_engine(url: str, *, pool_size: int = 10, timeout_seconds: float = DEFAU
         })
 
 
-def _sqlite_write_transactions(engine: Engine, busy_ms: int) -> None:
+def _sqlite_write_transactions(engine: Engine, busy_ms: int, lock: FairLock) -> None:
     # pysqlite opens transactions lazily and upgrades read locks to write locks mid-transaction, which
     # fails with "database is locked" under concurrency; BEGIN IMMEDIATE takes the write lock up front
     # and busy_timeout makes concurrent writers queue instead of failing.
@@ -126,9 +128,83 @@ def _sqlite_write_transactions(engine: Engine, busy_ms: int) -> None:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
+    # The process's writers queue on `lock` (see FairLock) right before SQLite's own lock, and give it up
+    # as their transaction ends; connection.info says whether this connection holds it.
     @event.listens_for(engine, "begin")
     def _begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if not lock.acquire(busy_ms / 1000):
+            raise StorageUnavailable("database is locked: this process's other writers held it too long")
+        connection.info["fireline_writer"] = True
+        try:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            _end(connection)
+            raise
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def _end(connection: Any) -> None:
+        if connection.info.pop("fireline_writer", False):
+            lock.release()
+
+
+class FairLock:
+    """A re-entrant lock handed to waiters in arrival order.
+
+    SQLite has one writer at a time and its busy handler makes waiters sleep and poll: a thread that
+    commits and begins again at once (the intake's group-commit writer) wins the lock over and over while
+    the outbox worker sleeps, and pages wait behind intake. Every SQLite transaction of this process takes
+    this lock first, so writers of one process take turns without polling; other processes (replicas on
+    the same file) still meet at SQLite's own lock and busy timeout.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._owner: int | None = None
+        self._depth = 0
+        self._waiters: deque[tuple[int, threading.Event]] = deque()
+
+    def acquire(self, timeout: float) -> bool:
+        me = threading.get_ident()
+        with self._mutex:
+            if self._owner == me:
+                self._depth += 1
+                return True
+            if self._owner is None and not self._waiters:
+                self._owner, self._depth = me, 1
+                return True
+            turn = (me, threading.Event())
+            self._waiters.append(turn)
+        if turn[1].wait(timeout):
+            return True
+        with self._mutex:
+            if self._owner == me:  # handed over just as the wait ended
+                return True
+            self._waiters.remove(turn)
+            return False
+
+    def release(self) -> None:
+        with self._mutex:
+            self._depth -= 1
+            if self._depth:
+                return
+            if self._waiters:  # straight to the longest waiter: the releaser cannot take it back first
+                self._owner, event = self._waiters.popleft()
+                self._depth = 1
+                event.set()
+            else:
+                self._owner = None
+
+
+_SQLITE_LOCKS: dict[str, FairLock] = {}
+
+
+def _sqlite_lock(url: str) -> FairLock:
+    # One per database file, shared by every Database of this process on it (tests open several).
+    name = url.split("///", 1)[-1]
+    key = str(Path(name).resolve()) if name and ":memory:" not in name and "///" in url else url
+    with _LOCK:
+        return _SQLITE_LOCKS.setdefault(key, FairLock())
 
 
 class Database:
@@ -219,6 +295,35 @@ def expected_heads() -> set[str]:
     cfg.set_main_option("version_locations",
                         os.pathsep.join(str(p).replace("%", "%%") for p in version_locations()))
     return set(ScriptDirectory.from_config(cfg).get_heads())
+
+
+def insert_ignoring_conflicts(session: Session, table: Table, rows: list[dict[str, Any]],
+                              conflict: Sequence[str]) -> int:
+    """INSERT ... ON CONFLICT (conflict) DO NOTHING of `rows` (a Core statement: no ORM unit of work, one
+    round trip); returns how many were inserted. A row whose key another transaction holds uncommitted
+    waits for it, so a concurrent duplicate is skipped rather than raising IntegrityError."""
+    if not rows:
+        return 0
+    connection = session.connection()
+    statement = _insert_ignoring(connection.dialect.name, table, tuple(conflict))
+    # On the session's connection, not session.execute: a Core statement needs no autoflush, and skipping it
+    # lets the ORM write the pending rows of many group-commit members in one flush. RETURNING counts what
+    # was inserted on both backends (psycopg reports no rowcount here).
+    return len(connection.execute(statement, rows[0] if len(rows) == 1 else rows).all())
+
+
+@functools.cache
+def _insert_ignoring(dialect: str, table: Table, conflict: tuple[str, ...]) -> Any:
+    # Built once per table: constructing a statement costs more than SQLite takes to run it.
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        statement: Any = pg_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        statement = sqlite_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+    return statement.returning(*[table.c[name] for name in conflict])
 
 
 def _reason(exc: DBAPIError) -> str:
