@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import threading
 from collections import deque
 from collections.abc import Iterator, Sequence
@@ -79,6 +80,22 @@ def register_migrations(versions: Path) -> None:
 def version_locations() -> list[Path]:
     with _LOCK:
         return list(_VERSION_LOCATIONS)
+
+
+def expected_tables() -> set[str]:
+    """The tables this server's migrations create: every mapped table, except those of a feature
+    whose own migrations folder (<package>/migrations/versions) is not registered, because that
+    feature is not served by this process (its models may still be imported by another module)."""
+    registered = {p.resolve() for p in version_locations()}
+    skipped: set[str] = set()
+    for mapper in Base.registry.mappers:
+        module = sys.modules.get(mapper.class_.__module__)
+        if module is None or getattr(module, "__file__", None) is None:
+            continue
+        own = Path(str(module.__file__)).resolve().parent / "migrations" / "versions"
+        if own.is_dir() and own not in registered:
+            skipped.update(t.name for t in mapper.tables)
+    return set(Base.metadata.tables) - skipped
 
 
 def is_sqlite(url: str) -> bool:
@@ -261,7 +278,7 @@ class Database:
                 connection.execute(text("SELECT 1"))
                 checks["reachable"] = "ok"
                 current = set(MigrationContext.configure(connection).get_current_heads())
-                missing_tables = sorted(set(Base.metadata.tables) - set(inspect(connection).get_table_names()))
+                missing_tables = sorted(expected_tables() - set(inspect(connection).get_table_names()))
                 if current != expected_heads:
                     checks["migrated"] = (f"schema at {', '.join(sorted(current)) or 'no revision'}, "
                                           f"expected {', '.join(sorted(expected_heads))}: "
