@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select
@@ -156,14 +157,19 @@ def test_a_withdrawn_item_is_never_written(db: Database) -> None:
     assert _names(db) == ["gate"]
 
 
-def test_intake_through_group_commit_answers_every_notification_rightly(database_url: str, tmp_path: Path) -> None:
-    """Concurrent new groups, updates and redeliveries in shared batches: right answers, all stored once."""
+def _intake_writer(database_url: str, tmp_path: Path) -> tuple[Database, GroupCommit[AlertmanagerNotification, Any]]:
+    """A migrated database and the intake's group-commit writer over it, as the API builds it."""
     config = make_config(tmp_path, "http://127.0.0.1:9")
     migrate(database_url)
     db = Database(database_url)
     clock = Clock()
-    writer = GroupCommit(db, lambda s, n: service.ingest(s, config, n, clock()), name="intake",
-                         order_key=AlertmanagerNotification.group_key)
+    return db, GroupCommit(db, lambda s, n: service.ingest(s, config, n, clock()), name="intake",
+                           order_key=AlertmanagerNotification.group_key)
+
+
+def test_intake_through_group_commit_answers_every_notification_rightly(database_url: str, tmp_path: Path) -> None:
+    """Concurrent new groups, updates and redeliveries in shared batches: right answers, all stored once."""
+    db, writer = _intake_writer(database_url, tmp_path)
     bodies = [notification(alert(fingerprint=f"fp{i}"), group_key=f"group-{i % 10}") for i in range(40)]
     bodies += bodies[:10]  # Alertmanager redelivers: duplicates
     parsed = [AlertmanagerNotification.model_validate(b) for b in bodies]
@@ -198,12 +204,7 @@ def test_one_groups_notifications_in_one_batch_apply_in_arrival_order(database_u
 
     from fireline.incidents.models import Incident
 
-    config = make_config(tmp_path, "http://127.0.0.1:9")
-    migrate(database_url)
-    db = Database(database_url)
-    clock = Clock()
-    writer = GroupCommit(db, lambda s, n: service.ingest(s, config, n, clock()), name="intake",
-                         order_key=AlertmanagerNotification.group_key)
+    db, writer = _intake_writer(database_url, tmp_path)
     bodies = [notification(alert(fingerprint="a"), group_key="g1"),
               notification(alert(fingerprint="z"), group_key="g0"),
               notification(alert(fingerprint="a"), alert(fingerprint="b"), group_key="g1"),

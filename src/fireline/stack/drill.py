@@ -697,15 +697,26 @@ class Drill:
         return [r for r in rules if (lbl := r.get("labels") or {}).get("fireline_severity") == "page"
                 and (lbl.get("service"), lbl.get("slo")) in slos and lbl.get("long_window")]
 
-    def item_fire_drill(self) -> ItemResult:
+    def _demo_rules_or_skip(self, number: int, needs_config: bool = False) -> list[dict[str, Any]] | ItemResult:
+        """The page rules the demo service feeds, or the item's skip result saying what is missing."""
         t = self.target
-        if not (t.demo and t.demo_service and t.prometheus and t.capture and t.fireline and t.token):
-            return self._result(7, "skip", ["needs a demo stack (fireline stack up): demo service, Prometheus, "
-                                            "capture server and fireline serve"])
+        if not (t.demo and t.demo_service and t.prometheus and t.capture and t.fireline and t.token
+                and (t.serve_config or not needs_config)):
+            return self._result(number, "skip", [
+                "needs a demo stack (fireline stack up): demo service, Prometheus, capture server and fireline "
+                "serve" + (" with its fireline.yaml" if needs_config else "")])
         rules = self._demo_page_rules()
         if not rules:
-            return self._result(7, "skip", ["no page alert in the bundle is fed by the demo service's "
-                                            "http_requests_total{job=\"checkout\"}"])
+            return self._result(number, "skip", ["no page alert in the bundle is fed by the demo service's "
+                                                 "http_requests_total{job=\"checkout\"}"])
+        return rules
+
+    def item_fire_drill(self) -> ItemResult:
+        t = self.target
+        rules = self._demo_rules_or_skip(7)
+        if isinstance(rules, ItemResult):
+            return rules
+        assert t.fireline and t.token and t.prometheus and t.demo_service  # _demo_rules_or_skip checked them
         alertnames = sorted({str(r["alert"]) for r in rules})
         labels = dict(rules[0]["labels"])
         service = labels.get("service", "")
@@ -791,14 +802,10 @@ class Drill:
         from fireline.stack.drill_policy import PolicyCheck
 
         t = self.target
-        if not (t.demo and t.demo_service and t.prometheus and t.capture and t.fireline and t.token
-                and t.serve_config):
-            return self._result(9, "skip", ["needs a demo stack (fireline stack up): demo service, Prometheus, "
-                                            "capture server and fireline serve with its fireline.yaml"])
-        rules = self._demo_page_rules()
-        if not rules:
-            return self._result(9, "skip", ["no SLO in the bundle is fed by the demo service's "
-                                            "http_requests_total{job=\"checkout\"}"])
+        rules = self._demo_rules_or_skip(9, needs_config=True)
+        if isinstance(rules, ItemResult):
+            return rules
+        assert t.fireline and t.token and t.prometheus and t.capture and t.demo_service and t.serve_config
         labels = dict(rules[0]["labels"])
         check = PolicyCheck(fireline=t.fireline, token=t.token, prometheus=t.prometheus,
                             prometheus_headers=t.prometheus_headers, capture=t.capture, demo_service=t.demo_service,
