@@ -24,7 +24,7 @@ from fireline.stack.process import http_ok
 from fireline.stack.stack import Ports, down
 from tests.conftest import EXAMPLES
 from tests.stack.conftest import FIRELINE
-from tests.stack.demo_story import check_story
+from tests.stack.demo_story import check_overview_after_the_drill, check_story
 
 pytestmark = [
     pytest.mark.slow,
@@ -102,6 +102,7 @@ def test_the_demo_story_then_the_full_drill_on_an_ha_stack(demo_stack: tuple[Pat
     assert len(policy["evidence"]["incidents"]) == 1
     assert any("refuses a feature deploy" in d for d in policy["details"])
     assert any("allows a hotfix deploy" in d for d in policy["details"])
+    check_overview_after_the_drill(data["urls"]["fireline"])
 
     # The checklist the UI reads is the same report.
     saved = json.loads((ha_stack / "drill" / "last.json").read_text())
