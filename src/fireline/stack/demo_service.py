@@ -27,6 +27,7 @@ from dataclasses import asdict, dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import parse_qs
 
 import httpx
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -192,7 +193,7 @@ class DemoService:
                 if registry is not None:
                     self._reply(200, generate_latest(registry), CONTENT_TYPE_LATEST)
                 elif path == "/control":
-                    job = query.removeprefix("service=") if query.startswith("service=") else CHECKOUT.job
+                    job = parse_qs(query).get("service", [CHECKOUT.job])[0]
                     faults = service.app_faults.get(job)
                     if faults is None:
                         self._reply(404, json.dumps({"error": f"service {job!r} is not served here"}).encode())

@@ -40,7 +40,7 @@ from fireline.spec.config import Config
 from fireline.spec.errors import SpecError
 from fireline.spec.loader import load_config, load_services
 from fireline.spec.policy_settings import TEAM_RECEIVER, PolicySettings, PolicyTier
-from fireline.stack.clients import CaptureClient, CapturedRequest
+from fireline.stack.clients import CaptureClient, CapturedRequest, format_time, parse_time
 from fireline.stack.process import StackError
 
 TRACKER_PREFIX = "tracker-"  # the stack points tracker <name> at /serve/tracker-<name> on the capture server
@@ -53,9 +53,6 @@ class Outcome:
     evidence: dict[str, Any] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
 
-
-def _iso(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def _receivers(config: Config, names: list[str], team: str) -> list[str]:
@@ -346,7 +343,7 @@ class PolicyCheck:
         # The last failing requests are scraped within a scrape interval; exclude up to after that.
         time.sleep(max(0.0, end + 6 - time.time()))
         response = self.http.post("/api/v1/budget/exclusions", json={
-            "service": self.service, "slo": self.slo, "start": _iso(start - 2), "end": _iso(time.time()),
+            "service": self.service, "slo": self.slo, "start": format_time(start - 2), "end": format_time(time.time()),
             "reason": "maintenance", "approved_by": "fireline drill",
             "note": "errors injected by `fireline drill` (item 9) to cross a policy tier"})
         if response.status_code >= 300:
@@ -360,8 +357,6 @@ class PolicyCheck:
 
 
 def _epoch(text: str) -> float:
-    from fireline.stack.clients import parse_time
-
     try:
         return parse_time(text).timestamp()
     except ValueError:

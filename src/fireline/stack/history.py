@@ -56,6 +56,7 @@ from ruamel.yaml import YAML
 from fireline.rules.plan import BUDGET_REMAINING, budget_remaining_raw_query, history_recordings
 from fireline.slo.durations import Duration
 from fireline.spec.loader import load_services
+from fireline.stack.clients import format_time
 from fireline.stack.demo_service import CHECKOUT, LATENCY_BUCKETS, MYSERVICE, MYSERVICE_BUCKETS, SEARCH
 from fireline.stack.process import LOOPBACK, StackError, free_port, http_ok
 from fireline.yamlout import dump_yaml
@@ -278,14 +279,11 @@ def synthesise(specs: list[Path], *, end: int, days: float, rps: float, instance
         if chapter.excluded and chapter.episode is not None and (chapter.service, chapter.slo) in objectives:
             lo, hi = chapter.episode.span(end)
             exclusions.append({
-                "service": chapter.service, "slo": chapter.slo, "start": _iso(lo), "end": _iso(hi),
+                "service": chapter.service, "slo": chapter.slo, "start": format_time(lo), "end": format_time(hi),
                 "reason": "maintenance", "approved_by": "demo", "note": chapter.episode.note})
     return History(start=int(ts[0]), end=int(ts[-1]), families=families, exclusions=exclusions, budgets=budgets,
                    timestamps=ts, days=days)
 
-
-def _iso(epoch: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def write_openmetrics(path: Path, history: History) -> None:
