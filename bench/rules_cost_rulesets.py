@@ -17,7 +17,19 @@ from typing import Any
 from rules_cost_data import METRIC
 
 from fireline.rules.generate import rule_groups
-from fireline.rules.plan import BUDGET_REMAINING, ERRORS_5M, TOTAL_5M, ratio_series
+from fireline.rules.plan import (
+    BUDGET_GROUP_INTERVAL,
+    BUDGET_REMAINING,
+    ERRORS_5M,
+    ERRORS_THIS_HOUR,
+    TOTAL_5M,
+    TOTAL_THIS_HOUR,
+    RulePlan,
+    count_series,
+    hour_parity_raw_queries,
+    hourly_count_raw_queries,
+    ratio_series,
+)
 from fireline.slo.durations import Duration
 from fireline.spec.models import ServiceSpec
 
@@ -66,11 +78,25 @@ def fireline_groups(jobs: list[str]) -> list[dict[str, Any]]:
 
 
 def fireline_backfill_groups(jobs: list[str], interval: str) -> list[dict[str, Any]]:
-    """The recordings fireline's long windows read (5m error and total rates), for promtool backfill."""
+    """The recordings fireline's long windows read, for promtool backfill: the 5m error and total
+    rates, and the hourly tier (5m rates by hour parity, hour counts) from the raw counters
+    (rules.plan.hour_parity_raw_queries, hourly_count_raw_queries), as stack/history.py does."""
     out = []
     for group in fireline_groups(jobs):
         rules = [r for r in group["rules"] if r.get("record") in (ERRORS_5M, TOTAL_5M)]
-        out.append({"name": group["name"], "interval": interval, "rules": rules})
+        if rules:
+            out.append({"name": group["name"], "interval": interval, "rules": rules})
+    for job in jobs:
+        spec = fireline_spec(job)
+        slo = spec.spec.slos[0]
+        labels = next(r.labels for r in RulePlan.build(spec, slo).recordings if r.name == ERRORS_5M)
+        # The 5m rates by hour parity at the live interval (not HOURLY_BACKFILL_STEP, which stack
+        # history uses): the hour so far at the end of the run mixes backfilled and live samples, and
+        # means of samples spaced alike weigh every minute alike.
+        for queries, every in ((hour_parity_raw_queries(slo), interval),
+                               (hourly_count_raw_queries(slo), str(BUDGET_GROUP_INTERVAL))):
+            out.append({"name": f"fireline:{job}:{SLO_NAME}:hourly-{every}", "interval": every,
+                        "rules": [{"record": name, "expr": expr, "labels": labels} for name, expr in queries or ()]})
     return out
 
 
@@ -79,19 +105,27 @@ def fireline_budget_query(job: str) -> str:
 
 
 def fireline_budget_expr(groups: list[dict[str, Any]], job: str) -> str:
-    """fireline's budget remaining for one SLO as a single query: the generated budget rule with
-    the generated SLO-window ratio rule inlined (textually, from the real generator's output)."""
-    ratio_name = ratio_series(Duration.parse(f"{SLO_WINDOW_DAYS}d"))
+    """fireline's budget remaining for one SLO as a single query: the generated budget rule with the
+    rules it reads inlined (textually, from the real generator's output), down to what the 30s group
+    and the hourly tier record: the SLO-window ratio, the window's counts, the hour so far. Read at
+    the end of a run, it is the budget at that instant, not at the budget group's last evaluation."""
+    window = Duration.parse(f"{SLO_WINDOW_DAYS}d")
     selector = f'{{service="{job}",slo="{SLO_NAME}"}}'
+    inlined_names = [ratio_series(window), count_series(False, window), count_series(True, window),
+                     ERRORS_THIS_HOUR, TOTAL_THIS_HOUR]
     exprs = {}
     for group in groups:
         for rule in group["rules"]:
-            if rule.get("labels", {}).get("service") == job and rule.get("record") in (ratio_name, BUDGET_REMAINING):
+            if rule.get("labels", {}).get("service") == job and rule.get("record") in (*inlined_names,
+                                                                                      BUDGET_REMAINING):
                 exprs[rule["record"]] = rule["expr"]
-    inlined = exprs[BUDGET_REMAINING].replace(f"{ratio_name}{selector}", f"({exprs[ratio_name].strip()})")
-    if inlined == exprs[BUDGET_REMAINING]:
-        raise ValueError(f"cannot inline {ratio_name} into {exprs[BUDGET_REMAINING]!r}")
-    return str(inlined)
+    text = str(exprs[BUDGET_REMAINING])
+    for name in inlined_names:
+        reference = f"{name}{selector}"
+        if reference not in text and name == ratio_series(window):
+            raise ValueError(f"cannot inline {name} into {text!r}")
+        text = text.replace(reference, f"({exprs[name].strip()})")
+    return text
 
 
 # --- Sloth-shaped (reconstruction of Sloth v0.16 default plugin chain output) ----------------

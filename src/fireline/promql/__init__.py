@@ -23,6 +23,7 @@ if TYPE_CHECKING:
         Paren,
         Query,
         RangeSelector,
+        Subquery,
         VectorSelector,
         parse_error,
     )
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 from fireline.promql.selectors import OPERATORS, Matcher, Selector, selectors
 
 _EXPR = frozenset({"Aggregate", "Binary", "Call", "Expr", "Number", "Paren", "Query", "RangeSelector",
-                   "VectorSelector", "parse_error"})
+                   "Subquery", "VectorSelector", "parse_error"})
 
 __all__ = [
     "OPERATORS",
@@ -45,6 +46,7 @@ __all__ = [
     "Query",
     "RangeSelector",
     "Selector",
+    "Subquery",
     "VectorSelector",
     "parse_error",
     "selectors",

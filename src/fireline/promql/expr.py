@@ -79,17 +79,35 @@ class VectorSelector(Expr):
     def text(self) -> str:
         return self.selector.text()
 
-    def range(self, window: Duration) -> RangeSelector:
-        return RangeSelector(self, window)
+    def range(self, window: Duration, offset: Duration | None = None) -> RangeSelector:
+        return RangeSelector(self, window, offset)
 
 
 @dataclass(frozen=True)
 class RangeSelector(Expr):
     vector: VectorSelector
     window: Duration
+    offset: Duration | None = None
 
     def text(self) -> str:
-        return f"{self.vector.text()}[{self.window}]"
+        shifted = f" offset {self.offset}" if self.offset is not None else ""
+        return f"{self.vector.text()}[{self.window}]{shifted}"
+
+
+@dataclass(frozen=True)
+class Subquery(Expr):
+    """`expr[range:step]`, evaluated at the multiples of step within the range (Prometheus aligns the
+    steps to absolute time, not to the evaluation: rules rely on that to find hour boundaries)."""
+
+    expr: Expr
+    window: Duration
+    step: Duration
+    offset: Duration | None = None
+
+    def text(self) -> str:
+        inner = self.expr.text() if self.expr.precedence == _ATOM else f"({self.expr.text()})"
+        shifted = f" offset {self.offset}" if self.offset is not None else ""
+        return f"{inner}[{self.window}:{self.step}]{shifted}"
 
 
 @dataclass(frozen=True)
@@ -135,8 +153,12 @@ class Aggregate(Expr):
 class Paren(Expr):
     expr: Expr
     multiline: bool = False
+    indent: bool = False  # multiline: indent every line of the inner text, not only its first
 
     def text(self) -> str:
+        if self.multiline and self.indent:
+            inner = "\n".join(f"  {line}" if line else line for line in self.expr.text().split("\n"))
+            return f"(\n{inner}\n)"
         if self.multiline:
             return f"(\n  {self.expr.text()}\n)"
         return f"({self.expr.text()})"

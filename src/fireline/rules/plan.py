@@ -18,7 +18,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from fireline.promql import Binary, Call, Expr, Matcher, Number, Paren, VectorSelector
+from fireline.promql import Binary, Call, Expr, Matcher, Number, Paren, RangeSelector, Subquery, VectorSelector
 from fireline.promql.selectors import Selector
 from fireline.rules.sli import BASE_WINDOW, RAW_WINDOW_MAX, SLIQueries
 from fireline.slo.durations import Duration, DurationError
@@ -33,6 +33,17 @@ OBJECTIVE = "slo:objective:ratio"
 ERROR_BUDGET = "slo:error_budget:ratio"
 WINDOW_SECONDS = "slo:window:seconds"
 BUDGET_REMAINING = "slo:error_budget_remaining:ratio"
+# The hourly tier (Source.HOURLY): counts of whole clock hours, and of the hour so far.
+ERRORS_1H = "slo:sli_errors:hour_count"
+TOTAL_1H = "slo:sli_total:hour_count"
+ERRORS_THIS_HOUR = "slo:sli_errors:hour_to_date_count"
+TOTAL_THIS_HOUR = "slo:sli_total:hour_to_date_count"
+_ERRORS_COUNT_PREFIX = "slo:sli_errors:count"
+_TOTAL_COUNT_PREFIX = "slo:sli_total:count"
+# The 5m rates again, each only during even (odd) clock hours: a range over the last hour then holds
+# just the current hour's samples, so the hour so far is read without a range that starts at the hour.
+ERRORS_5M_BY_PARITY = ("slo:sli_errors:rate5m_even_hours", "slo:sli_errors:rate5m_odd_hours")
+TOTAL_5M_BY_PARITY = ("slo:sli_total:rate5m_even_hours", "slo:sli_total:rate5m_odd_hours")
 _RATIO_PREFIX = "slo:sli_error:ratio_rate"
 _RATIO_NAME_RE = re.compile(re.escape(_RATIO_PREFIX) + r"(.+)$")
 
@@ -48,11 +59,18 @@ DEFAULT_RUNBOOK_BASE = "runbooks"
 # The SLO-window rules read days of recorded samples: evaluated every 30s they were most of the
 # cost of a rule set (bench/RESULTS.md). Budget remaining moves slowly, so they get their own group.
 BUDGET_GROUP_INTERVAL = Duration.parse("2m30s")
+HOUR = Duration.parse("1h")
+HOURLY_BACKFILL_STEP = Duration.parse("5m")
 
 
 def ratio_series(window: Duration) -> str:
     """Name of the recorded error ratio over a window."""
     return f"{_RATIO_PREFIX}{window}"
+
+
+def count_series(total: bool, window: Duration) -> str:
+    """Name of the recorded count of errors (or events) over an hourly window (Source.HOURLY)."""
+    return f"{_TOTAL_COUNT_PREFIX if total else _ERRORS_COUNT_PREFIX}{window}"
 
 
 def window_of_ratio_series(name: str) -> Duration | None:
@@ -70,13 +88,19 @@ class Source(StrEnum):
     """Where a recorded window's value comes from."""
 
     RAW = "raw"            # the SLI's own counters, with rate() over the window
+    HOURLY = "hourly"      # whole clock hours of recorded counts, plus the parts of hours at both ends
     RECORDED = "recorded"  # fireline's 5m recordings, summed or averaged over the window
     CONSTANT = "constant"  # a number from the spec (objective, budget, window length)
 
 
-def window_source(window: Duration) -> Source:
-    """Raw counters up to RAW_WINDOW_MAX (exact rate() for every page tier), recordings beyond."""
-    return Source.RAW if window <= RAW_WINDOW_MAX else Source.RECORDED
+def window_source(window: Duration, event_based: bool = True) -> Source:
+    """Raw counters up to RAW_WINDOW_MAX (exact rate() for every page tier); beyond, hourly counts for
+    SLIs that count events over whole hours (1d, 3d, 28d, 30d), the 5m recordings for the rest."""
+    if window <= RAW_WINDOW_MAX:
+        return Source.RAW
+    if event_based and window.milliseconds % HOUR.milliseconds == 0:
+        return Source.HOURLY
+    return Source.RECORDED
 
 
 def identity(service: str, slo: str) -> dict[str, str]:
@@ -169,6 +193,56 @@ def recordings_present_all_query() -> str:
 def window_ratio_all_query(window: Duration) -> str:
     """The recorded error ratio over a window of every SLO that records one, for one instant query."""
     return Selector(ratio_series(window), ()).text()
+
+
+def hourly_count_raw_queries(slo: SLOSpec) -> tuple[tuple[str, str], ...] | None:
+    """The hourly counts (ERRORS_1H, TOTAL_1H) straight from the SLI's raw counters, for a backfill
+    that runs against a Prometheus holding only raw series (bench/, stack/history.py): at the first
+    evaluation of each hour, increase() over the last whole clock hour. The rules' own version reads
+    the 5m recordings. None when the SLO has no hourly window. Evaluate at BUDGET_GROUP_INTERVAL."""
+    q = SLIQueries(slo)
+    if not q.event_based or not any(window_source(w, True) is Source.HOURLY for w in windows(slo)):
+        return None
+    errors = Paren(Binary("or", q.errors(HOUR), q.zero_errors(HOUR)))
+    # A 1h-step subquery is evaluated at the hour boundaries (Prometheus aligns subquery steps to
+    # absolute time): its last step is the previous clock hour, whenever in this hour it is read.
+    return tuple((name, _once_an_hour(Call.of("last_over_time", Subquery(Binary("*", expr, Number.of(3600)), HOUR,
+                                                                         HOUR))).text())
+                 for name, expr in ((ERRORS_1H, errors), (TOTAL_1H, Paren(q.total(HOUR)))))
+
+
+def hour_parity_raw_queries(slo: SLOSpec) -> tuple[tuple[str, str], ...] | None:
+    """The 5m rates by hour parity (ERRORS_5M_BY_PARITY, TOTAL_5M_BY_PARITY) from the raw counters,
+    for the same backfill. Evaluated every HOURLY_BACKFILL_STEP: only their means over hours are read,
+    and 5m rates 5m apart are the hour's mean rate exactly, at a tenth of the cost of every 30s.
+    (Errors are not masked by the events' presence as in the rules: a backfill has both throughout.)
+    None when the SLO has no hourly window."""
+    q = SLIQueries(slo)
+    if not q.event_based or not any(window_source(w, True) is Source.HOURLY for w in windows(slo)):
+        return None
+    total = Paren(q.total(BASE_WINDOW))
+    errors = Paren(Binary("or", q.errors(BASE_WINDOW), q.zero_errors(BASE_WINDOW)))
+    return tuple((names[parity], Binary("and", expr, Paren(_hour_parity_is(parity)), modifier="on()").text())
+                 for names, expr in ((ERRORS_5M_BY_PARITY, errors), (TOTAL_5M_BY_PARITY, total))
+                 for parity in (0, 1))
+
+
+def _hour_parity_is(parity: int) -> Expr:
+    """True during even (0) or odd (1) hours of the day; a day has 24, so they alternate at midnight."""
+    return Binary("==", Binary("%", Call.of("hour"), Number.of(2)), Number.of(parity))
+
+
+def _once_an_hour(count: Expr, already: RangeSelector | None = None) -> Expr:
+    """The previous clock hour's count, kept only at the first evaluation of each hour: evaluations
+    are BUDGET_GROUP_INTERVAL apart, so exactly one falls in the hour's first interval. `already` (the
+    series itself over that interval) keeps it to one when something evaluates more often (promtool
+    test rules evaluates every group at its evaluation_interval)."""
+    top = Binary("<", Call.of("vector", Binary("%", Call.of("time"), Number.of(3600))),
+                 Number.of(int(BUDGET_GROUP_INTERVAL.seconds)))
+    kept: Expr = Binary("and", count, Paren(top), modifier="on()")
+    if already is not None:
+        kept = Binary("unless", kept, Call.of("present_over_time", already))
+    return kept
 
 
 def history_recordings() -> tuple[str, ...]:
@@ -369,7 +443,10 @@ class _Builder:
         return Binary("/", self.ratio(window), Number.of(self.budget))
 
     def events_over(self, window: Duration) -> Expr:
-        """Events in a window, from the recorded 5m total rate: its mean rate times the window."""
+        """Events in a window, from the recorded 5m total rate: its mean rate times the window (from
+        the hourly counts for an hourly window, which read far fewer samples)."""
+        if self.source(window) is Source.HOURLY:
+            return self.series(count_series(True, window))
         seconds = Number.of(Decimal(window.milliseconds) / 1000)
         return Binary("*", Call.of("avg_over_time", self.series(TOTAL_5M).range(window)), seconds)
 
@@ -380,6 +457,86 @@ class _Builder:
         seconds = Number.of(Decimal(window.milliseconds) / 1000)
         errors = Paren(Binary("or", self.queries.errors(window), self.queries.zero_errors(window)))
         return Binary("*", errors, seconds), Binary("*", Paren(self.queries.total(window)), seconds)
+
+    def source(self, window: Duration) -> Source:
+        return window_source(window, self.queries.event_based)
+
+    def hourly_windows(self) -> list[Duration]:
+        """The windows read from the hourly tier: ratios recorded in the budget group."""
+        return sorted(w for w in {*self.tier_windows(), self.slo.window} if self.source(w) is Source.HOURLY)
+
+    def in_budget_group(self, tier: Tier) -> bool:
+        """A tier whose long window is hourly is decided where that window is recorded."""
+        return self.source(tier.long_window) is Source.HOURLY
+
+    def by_parity(self) -> list[Recording]:
+        """The 5m rates split by hour parity (ERRORS_5M_BY_PARITY), errors only where there are events:
+        the hourly tier takes means, and an error rate of 0 (`or vector(0)`) at a time with no total
+        would dilute the errors' mean and not the events'."""
+        out = []
+        for parity in (0, 1):
+            errors = Binary("and", Binary("and", self.series(ERRORS_5M), self.series(TOTAL_5M)),
+                            Paren(_hour_parity_is(parity)), modifier="on()")
+            out.append(self.record(ERRORS_5M_BY_PARITY[parity], errors, Source.RECORDED, BASE_WINDOW))
+        for parity in (0, 1):
+            total = Binary("and", self.series(TOTAL_5M), Paren(_hour_parity_is(parity)), modifier="on()")
+            out.append(self.record(TOTAL_5M_BY_PARITY[parity], total, Source.RECORDED, BASE_WINDOW))
+        return out
+
+    def mean_in_hour(self, total: bool, previous: bool, ago: Duration | None = None) -> Expr:
+        """The mean 5m rate over the current clock hour so far, or over the whole previous one (at the
+        same time `ago` earlier), from the rate recorded only in hours of that hour's parity: over the
+        last hour (two, for the previous one) it holds exactly that hour's samples. hour() tells which
+        parity is current."""
+        names = TOTAL_5M_BY_PARITY if total else ERRORS_5M_BY_PARITY
+        span = Duration(2 * HOUR.milliseconds) if previous else HOUR
+        shift = ((ago.milliseconds // HOUR.milliseconds) if ago is not None else 0) + (1 if previous else 0)
+        either: Expr | None = None
+        for parity in (0, 1):
+            mean = Call.of("avg_over_time", self.series(names[parity]).range(span, ago))
+            chosen = Binary("and", mean, Paren(_hour_parity_is((parity + shift) % 2)), modifier="on()",
+                            before="\n  ")
+            either = chosen if either is None else Binary("or", either, chosen, before="\n", after="\n")
+        assert either is not None
+        return Paren(either, multiline=True, indent=True)
+
+    def part_of_hour(self, total: bool, ago: Duration | None = None) -> Expr:
+        """Errors or events from the top of the clock hour to now (to the same minute `ago` earlier):
+        the mean 5m rate over the hour so far times the seconds since the hour began."""
+        return Binary("*", self.mean_in_hour(total, False, ago), Paren(Binary("%", Call.of("time"), Number.of(3600))))
+
+    def hourly_counts(self) -> list[Recording]:
+        """The hourly tier: each whole clock hour's errors and events, recorded once at the top of the
+        next hour, and the hour so far at every evaluation."""
+        out = []
+        for hourly, total in ((ERRORS_1H, False), (TOTAL_1H, True)):
+            counted = Binary("*", self.mean_in_hour(total, True), Number.of(3600))
+            out.append(self.record(hourly, _once_an_hour(counted, self.series(hourly).range(BUDGET_GROUP_INTERVAL)),
+                                   Source.HOURLY, HOUR))
+        for hourly, this_hour, total in ((ERRORS_1H, ERRORS_THIS_HOUR, False), (TOTAL_1H, TOTAL_THIS_HOUR, True)):
+            # No 5m rate this hour (a broken scrape) is no events this hour, not no budget.
+            idle = Binary("*", Call.of("present_over_time", self.series(hourly).range(self.slo.window)), Number.of(0))
+            out.append(self.record(this_hour, Binary("or", self.part_of_hour(total), idle, before="\n"),
+                                   Source.HOURLY, HOUR))
+        return out
+
+    def window_counts(self, window: Duration) -> list[Recording]:
+        return [self.record(count_series(total, window), self.hourly_count(total, window), Source.HOURLY, window)
+                for total in (False, True)]
+
+    def hourly_count(self, total: bool, window: Duration) -> Expr:
+        """Errors (or events) in the window: the whole hours recorded within it, plus the hour so far,
+        minus the part of the oldest hour that lies before the window's start."""
+        hourly, this_hour = (TOTAL_1H, TOTAL_THIS_HOUR) if total else (ERRORS_1H, ERRORS_THIS_HOUR)
+        now = self.series(this_hour)
+        none = Binary("*", now, Number.of(0))
+        # A second short: Prometheus 2 ranges include both ends, and at the first evaluation of an
+        # hour the count of the hour that just left the window was recorded exactly one window ago.
+        hours = Call.of("sum_over_time", self.series(hourly).range(Duration(window.milliseconds - 1000)))
+        before_start = Paren(Binary("or", self.part_of_hour(total, window), none, before="\n"), multiline=True,
+                             indent=True)
+        return Binary("-", Binary("+", Paren(Binary("or", hours, none)), now, before="\n"), before_start,
+                      before="\n")
 
     def min_events(self, tier: Tier) -> int:
         """The low-traffic guard of a tier; 0 when off or when the SLI has no event counts (ratio)."""
@@ -397,10 +554,13 @@ class _Builder:
 
     def window_ratio(self, window: Duration) -> Recording:
         q = self.queries
-        source = window_source(window)
+        source = self.source(window)
         expr: Expr
         if source is Source.RAW:
             expr = q.ratio(window)
+        elif source is Source.HOURLY:
+            expr = Binary("/", self.series(count_series(False, window)), self.series(count_series(True, window)),
+                          before="\n", after="\n")
         elif q.event_based:
             expr = Binary("/", Call.of("sum_over_time", self.series(ERRORS_5M).range(window)),
                           Call.of("sum_over_time", self.series(TOTAL_5M).range(window)), before="\n", after="\n")
@@ -418,16 +578,26 @@ class _Builder:
             out.append(self.record(ratio_series(BASE_WINDOW),
                                    Binary("/", self.series(ERRORS_5M), self.series(TOTAL_5M), before="\n", after="\n"),
                                    Source.RECORDED, BASE_WINDOW))
+            if self.hourly_windows():
+                out.extend(self.by_parity())
         else:
             out.append(self.record(ratio_series(BASE_WINDOW), q.ratio(BASE_WINDOW), Source.RAW, BASE_WINDOW))
-        out.extend(self.window_ratio(w) for w in self.tier_windows() if w != BASE_WINDOW)
+        out.extend(self.window_ratio(w) for w in self.tier_windows()
+                   if w != BASE_WINDOW and self.source(w) is not Source.HOURLY)
         return out
 
     def metadata_recordings(self) -> list[Recording]:
-        slo_window = [] if self.slo.window in self.tier_windows() else [self.window_ratio(self.slo.window)]
+        # The hourly tier and its windows first: the budget, the Sloth series and the alerts of this
+        # group read them.
+        hourly = self.hourly_windows()
+        slo_window = [] if self.slo.window in self.tier_windows() or self.slo.window in hourly else [
+            self.window_ratio(self.slo.window)]
         seconds = Decimal(self.slo.window.milliseconds) / 1000
         remaining = Binary("-", Number.of(1), Binary("/", self.ratio(self.slo.window), Number.of(self.budget)))
         return [
+            *(self.hourly_counts() if hourly else []),
+            *(r for w in hourly for r in self.window_counts(w)),
+            *(self.window_ratio(w) for w in hourly),
             *slo_window,
             self.record(OBJECTIVE, Call.of("vector", Number.of(self.slo.objective / 100)), Source.CONSTANT),
             self.record(ERROR_BUDGET, Call.of("vector", Number.of(self.budget)), Source.CONSTANT),
@@ -626,8 +796,13 @@ class _Builder:
         # Recording rules come first in each group, so the alerts after them read fresh values.
         # Trickle and no-data are tickets over hours or minutes of absence: the slower group is enough.
         traffic = [a for a in (self.trickle_alert(), self.no_data_alert()) if a is not None]
-        burn: list[Recording | Alert] = [*self.sli_recordings(), *(self.burn_alert(t) for t in self.slo.tiers())]
-        budget: list[Recording | Alert] = [*self.metadata_recordings(), *self.budget_alerts(), *traffic]
+        # Tiers whose long window is hourly are decided in the budget group, beside that window.
+        tiers = self.slo.tiers()
+        burn: list[Recording | Alert] = [*self.sli_recordings(),
+                                         *(self.burn_alert(t) for t in tiers if not self.in_budget_group(t))]
+        budget: list[Recording | Alert] = [*self.metadata_recordings(),
+                                           *(self.burn_alert(t) for t in tiers if self.in_budget_group(t)),
+                                           *self.budget_alerts(), *traffic]
         groups = (
             Group(group_name(self.service.name, self.slo.name), tuple(burn)),
             Group(budget_group_name(self.service.name, self.slo.name), tuple(budget), BUDGET_GROUP_INTERVAL),

@@ -5,6 +5,9 @@ The rule group of one SLO (fireline.rules.plan) records, at every evaluation:
   * the 5m error rate (or vector(0)) and the 5m total rate;
   * windows the plan reads from recordings (Source.RECORDED): `sum_over_time(errors5m[W]) /
     sum_over_time(total5m[W])` over those 5m recordings (ratio SLIs: `avg_over_time(ratio5m[W])`);
+  * windows the plan reads from the hourly tier (Source.HOURLY: 1d, 3d, the SLO window): computed
+    here as the same event-weighted sum of the 5m recordings, which is what the hourly counts add
+    up to (whole hours of mean 5m rates, plus the parts of hours at both ends; docs/series.md);
 and then alerts on `long / budget > burn and short / budget > burn`, with the low-traffic guard
 `avg_over_time(total5m[long]) * long_seconds >= min_events` when the tier has one. Recording rules
 come first in the group, so an alert at time t reads the ratios recorded at t itself.
@@ -12,6 +15,7 @@ come first in the group, so an alert at time t reads the ratios recorded at t it
 The trickle ticket counts from the raw counters: `(errors[W] or vector(0)) * W_seconds >= N and
 total[W] * W_seconds < guard`. Prometheus evaluates it in the budget group (every 2m30s), the
 simulator at every evaluation: its first fire may be up to one budget-group interval earlier here.
+So do tiers whose long window is hourly (the 1d and 3d tickets), which the budget group decides.
 Ratio SLIs have no event counts, so neither the guard nor the trickle applies to them.
 
 Everything is computed for all evaluation times at once; only the alert state machine (pending,
@@ -133,6 +137,7 @@ class ErrorRatios:
             return avg_over_time(self.recorded("ratio"), ms)
         if window_source(window) is Source.RAW:
             return divide(self.errors(ms).or_zero(), self.total(ms))
+        # RECORDED and HOURLY alike: the hourly counts add up to this sum (docs/series.md).
         return divide(sum_over_time(self.recorded("errors"), ms), sum_over_time(self.recorded("total"), ms))
 
     def burn_rate(self, window: Duration, error_budget: Decimal) -> Sampled:

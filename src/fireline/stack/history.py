@@ -28,7 +28,9 @@ How (docs/drill.md, "History with a story"):
    create-blocks-from rules` (two side by side) for the bundle's own recording rules of the 5m
    rates (rules.plan.history_recordings), at the stack's evaluation interval: the long windows
    sum those recordings sample by sample, so the history must weigh the same per minute as what
-   the stack records live (at 30s a minute of drill errors would count six times);
+   the stack records live (at 30s a minute of drill errors would count six times); with them, the
+   hourly tier that the 1d, 3d and 30d windows read (the hour counts and the 5m rates by hour
+   parity), from the raw counters (hourly_backfill_rules);
 3. the budget series hourly over the span from the raw counters over a whole window (budget_rules),
    for the SLO page's burn-down;
 4. the stack's Prometheus starts on the directory (retention long enough to keep it).
@@ -53,7 +55,15 @@ import httpx
 import numpy as np
 from ruamel.yaml import YAML
 
-from fireline.rules.plan import BUDGET_REMAINING, budget_remaining_raw_query, history_recordings
+from fireline.rules.plan import (
+    BUDGET_GROUP_INTERVAL,
+    BUDGET_REMAINING,
+    HOURLY_BACKFILL_STEP,
+    budget_remaining_raw_query,
+    history_recordings,
+    hour_parity_raw_queries,
+    hourly_count_raw_queries,
+)
 from fireline.slo.durations import Duration
 from fireline.spec.loader import load_services
 from fireline.stack.clients import format_time
@@ -326,6 +336,32 @@ def backfill_rules(rule_files: list[Path], interval: str, parts: int) -> list[di
     return [f for f in files if f["groups"]]
 
 
+def hourly_backfill_rules(rule_files: list[Path], specs: list[Path]) -> list[dict[str, Any]]:
+    """The hourly tier of every SLO that has one (rules.plan, Source.HOURLY), computed from the raw
+    counters instead of the 5m recordings (which promtool's source Prometheus does not have): the 5m
+    rates by hour parity every 5m, the hour counts at the budget group's interval, whose first
+    evaluation in each hour records the hour before. Same series and labels as the bundle's rules."""
+    labels: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for path in rule_files:
+        data = YAML(typ="safe").load(path.read_text(encoding="utf-8")) or {}
+        for group in data.get("groups") or []:
+            for rule in group.get("rules") or []:
+                found = rule.get("labels") or {}
+                if "record" in rule:
+                    labels[(rule["record"], str(found.get("service")), str(found.get("slo")))] = found
+    groups = []
+    for loaded in load_services(specs):
+        for slo in loaded.spec.spec.slos:
+            for queries, every in ((hour_parity_raw_queries(slo), str(HOURLY_BACKFILL_STEP)),
+                                   (hourly_count_raw_queries(slo), str(BUDGET_GROUP_INTERVAL))):
+                for record, expr in queries or ():
+                    found = labels.get((record, loaded.spec.name, slo.name))
+                    if found is not None:
+                        groups.append({"name": f"{loaded.spec.name}:{slo.name}:{record}", "interval": every,
+                                       "rules": [{"record": record, "expr": expr, "labels": found}]})
+    return groups
+
+
 BUDGET_INTERVAL = "1h"  # the burn-down's points: under the UI chart's step for a 28d or 30d window
 
 
@@ -451,7 +487,11 @@ def write_history(history: History, *, specs: list[Path], rule_files: list[Path]
     blocks = 0
     with _source_prometheus(prometheus, data_dir, work, retention_days(days)) as url:
         running = []
-        for i, rules in enumerate(backfill_rules(rule_files, evaluation_interval, parts=2), start=1):
+        parts = backfill_rules(rule_files, evaluation_interval, parts=2)
+        hourly = hourly_backfill_rules(rule_files, specs)
+        for i, part in enumerate(parts):
+            part["groups"].extend(hourly[i::len(parts)])
+        for i, rules in enumerate(parts, start=1):
             rules_file = work / f"backfill-{i}.yml"
             rules_file.write_text(dump_yaml(rules, header="The bundle's 5m recordings, for the history's backfill."),
                                   encoding="utf-8")
