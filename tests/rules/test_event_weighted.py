@@ -39,7 +39,9 @@ def _run(tmp_path: Path, rules_text: str) -> promtool.ToolRun:
     plan = plan_series(slo)
     assert plan is not None
     (tmp_path / "rules.yml").write_text(rules_text)
-    expected = round(_expected_remaining(), 2)
+    # To a tenth: the 5m rates lag the last minutes and smear the first ones by a fraction of a point
+    # of budget, where an average of 5m ratios is off by four whole budgets.
+    expected = round(_expected_remaining(), 1)
     test = {
         "rule_files": ["rules.yml"],
         "evaluation_interval": "1m",
@@ -47,7 +49,7 @@ def _run(tmp_path: Path, rules_text: str) -> promtool.ToolRun:
             "interval": "1m",
             "input_series": series_values(plan, [DAY, NIGHT]),
             "promql_expr_test": [{
-                "expr": 'round(slo:error_budget_remaining:ratio{service="checkout",slo="availability"}, 0.01)',
+                "expr": 'round(slo:error_budget_remaining:ratio{service="checkout",slo="availability"}, 0.1)',
                 "eval_time": f"{MINUTES}m",
                 "exp_samples": [{"labels": '{service="checkout",slo="availability",tier="1"}', "value": expected}],
             }],
@@ -74,8 +76,7 @@ def test_generated_budget_remaining_is_event_weighted(tmp_path: Path) -> None:
 def test_an_average_of_5m_ratios_fails_the_same_test(tmp_path: Path) -> None:
     text = _rules()
     selector = '{service="checkout",slo="availability"}'
-    event_weighted = (f"sum_over_time(slo:sli_errors:rate5m{selector}[30d])\n      /\n      "
-                      f"sum_over_time(slo:sli_total:rate5m{selector}[30d])")
+    event_weighted = f"slo:sli_errors:count30d{selector}\n      /\n      slo:sli_total:count30d{selector}"
     assert event_weighted in text
     averaged = text.replace(event_weighted, f"avg_over_time(slo:sli_error:ratio_rate5m{selector}[30d])")
     run = _run(tmp_path, averaged)

@@ -56,22 +56,28 @@ def _checkout() -> ServiceSpec:
 
 
 def _slo_rules(spec: ServiceSpec, slo: str) -> list[dict[str, Any]]:
-    """Both groups of one SLO: the burn-rate group and its budget group."""
+    """Every group of one SLO: the burn-rate group, its hourly group and its budget group."""
     prefix = f"fireline:{spec.name}:{slo}"
-    return [r for g in rule_groups(spec) if g["name"] in (prefix, prefix + ":budget") for r in g["rules"]]
+    return [r for g in rule_groups(spec) if g["name"] in (prefix, prefix + ":hourly", prefix + ":budget")
+            for r in g["rules"]]
 
 
-def test_two_groups_per_slo_the_budget_one_slower() -> None:
+def test_three_groups_per_slo_the_hourly_and_budget_ones_slower() -> None:
     groups = rule_groups(_checkout())
     assert [(g["name"], g.get("interval")) for g in groups] == [
-        ("fireline:checkout:availability", None), ("fireline:checkout:availability:budget", "2m30s"),
-        ("fireline:checkout:latency", None), ("fireline:checkout:latency:budget", "2m30s")]
-    burn = {r.get("record") or r["alert"] for r in groups[0]["rules"]}
-    budget = {r.get("record") or r["alert"] for r in groups[1]["rules"]}
-    # Every page and ticket tier is decided in the 30s group; only the slow budget maths moved out.
+        ("fireline:checkout:availability", None), ("fireline:checkout:availability:hourly", "2m30s"),
+        ("fireline:checkout:availability:budget", "2m30s"),
+        ("fireline:checkout:latency", None), ("fireline:checkout:latency:hourly", "2m30s"),
+        ("fireline:checkout:latency:budget", "2m30s")]
+    burn, hourly, budget = ({r.get("record") or r["alert"] for r in g["rules"]} for g in groups[:3])
+    # The pages are decided in the 30s group; the ticket tiers on 1d and 3d beside those windows.
     assert "CheckoutAvailabilityBurn" in burn and "slo:sli_error:ratio_rate30d" not in burn
-    assert budget >= {"slo:sli_error:ratio_rate30d", "slo:error_budget_remaining:ratio",
-                      "CheckoutAvailabilityErrorBudgetLow"}
+    assert "slo:sli_error:ratio_rate1d" not in burn and "CheckoutAvailabilityBurn" in hourly
+    assert hourly >= {"slo:sli_errors:hour_count", "slo:sli_total:hour_to_date_count", "slo:sli_errors:count1d",
+                      "slo:sli_error:ratio_rate1d", "slo:sli_error:ratio_rate30d"}
+    assert budget >= {"slo:error_budget_remaining:ratio", "CheckoutAvailabilityErrorBudgetLow"}
+    # Mimir's and Cortex's default ruler limit is 20 rules a group
+    assert all(len(g["rules"]) <= 20 for g in groups)
 
 
 def test_every_expression_parses_and_every_series_carries_service_and_slo() -> None:
@@ -87,11 +93,12 @@ def test_windows_recorded_and_slo_window_is_event_weighted() -> None:
     records = {r["record"]: r["expr"] for r in _slo_rules(_checkout(), "availability") if "record" in r}
     for window in ("5m", "30m", "1h", "2h", "6h", "1d", "3d", "30d"):
         assert f"slo:sli_error:ratio_rate{window}" in records
-    # Windows up to 6h from raw counters, longer ones as all errors over all events of the 5m recordings.
+    # Windows up to 6h from raw counters, longer ones as all errors over all events of the hourly tier.
     assert "rate(http_requests_total" in records["slo:sli_error:ratio_rate1h"]
     assert "rate(http_requests_total" in records["slo:sli_error:ratio_rate6h"]
-    assert records["slo:sli_error:ratio_rate1d"].startswith("sum_over_time(slo:sli_errors:rate5m")
-    assert records["slo:sli_error:ratio_rate30d"].startswith("sum_over_time(slo:sli_errors:rate5m")
+    for window in ("1d", "3d", "30d"):
+        assert records[f"slo:sli_error:ratio_rate{window}"].startswith(f"slo:sli_errors:count{window}")
+        assert records[f"slo:sli_errors:count{window}"].startswith("(sum_over_time(slo:sli_errors:hour_count")
     assert "avg_over_time" not in records["slo:sli_error:ratio_rate30d"]
     assert records["slo:error_budget_remaining:ratio"].startswith("1 - slo:sli_error:ratio_rate30d")
 
@@ -158,5 +165,5 @@ def test_disabled_severity_writes_no_alert(tmp_path: Path, disable: str) -> None
         "name: CheckoutAvailabilityBurn", f"name: CheckoutAvailabilityBurn\n        {disable}: {{disable: true}}")
     (tmp_path / "c.yaml").write_text(spec)
     (service,) = load_services([tmp_path / "c.yaml"])
-    alerts = [r for r in rule_groups(service.spec)[0]["rules"] if r.get("alert") == "CheckoutAvailabilityBurn"]
+    alerts = [r for g in rule_groups(service.spec) for r in g["rules"] if r.get("alert") == "CheckoutAvailabilityBurn"]
     assert alerts and all(a["labels"]["fireline_severity"] != disable for a in alerts)

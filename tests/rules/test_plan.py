@@ -78,11 +78,35 @@ def test_windows_source_decided_once() -> None:
         for window in plan.recorded_windows():
             if window == Duration.parse("5m"):
                 continue
-            assert plan.ratio_source(window) is window_source(window)
+            assert plan.ratio_source(window) is window_source(window, plan.slo.sli.ratio is None)
     assert window_source(Duration.parse("6h")) is Source.RAW
-    assert window_source(Duration.parse("1d")) is Source.RECORDED
+    assert window_source(Duration.parse("1d")) is Source.HOURLY
+    assert window_source(Duration.parse("1d"), event_based=False) is Source.RECORDED
+    assert window_source(Duration.parse("1d1m")) is Source.RECORDED  # not whole hours
     assert window_of_ratio_series(plan_module.ratio_series(Duration.parse("30d"))) == Duration.parse("30d")
     assert window_of_ratio_series("up") is None
+
+
+def test_long_windows_and_their_tiers_live_in_the_hourly_group() -> None:
+    for plan in _plans():
+        names = [g.name for g in plan.groups]
+        event_based = plan.slo.sli.ratio is None
+        hourly = [w for w in {*plan.recorded_windows(), plan.slo.window}
+                  if window_source(w, event_based) is Source.HOURLY]
+        if not hourly:
+            assert not any(n.endswith(":hourly") for n in names)
+            continue
+        first, middle, budget = plan.groups
+        assert middle.name.endswith(":hourly") and middle.interval == plan_module.BUDGET_GROUP_INTERVAL
+        recorded_there = {r.name for r in middle.rules if isinstance(r, plan_module.Recording)}
+        for window in hourly:
+            assert plan_module.ratio_series(window) in recorded_there
+            assert plan_module.count_series(True, window) in recorded_there
+        # a tier is decided beside its long window: the pages (long windows up to 6h) in the first group
+        for group in (first, middle):
+            for alert in (r for r in group.rules if isinstance(r, plan_module.Alert) and r.tier is not None):
+                assert (window_source(alert.tier.long_window, event_based) is Source.HOURLY) == (group is middle)
+        assert not any(isinstance(r, plan_module.Alert) and r.kind is AlertKind.BURN for r in budget.rules)
 
 
 def test_printer_parenthesises_by_precedence() -> None:

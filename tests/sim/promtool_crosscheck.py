@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from fireline.rules.generate import render_rules_file, rule_groups
-from fireline.rules.plan import burn_alert_name
+from fireline.rules.plan import RulePlan, burn_alert_name
 from fireline.sim.backtest import slo_target
 from fireline.sim.engine import PolicyResult, Span, evaluation_times, firing_spans, simulate
 from fireline.sim.history import SLIHistory
@@ -88,7 +88,9 @@ def run_promtool(folder: Path, spec: ServiceSpec, history: SLIHistory, names: Se
     (folder / "rules.yml").write_text(rules, encoding="utf-8")
     eval_ms = evaluation_times(history, evaluation)
     alertname = burn_alert_name(spec, slo)
-    test = alert_test_file("rules.yml", input_series(history, names, scrape), alertname, eval_ms, scrape, evaluation)
+    order = [g.name for g in RulePlan.build(spec, slo).groups]
+    test = alert_test_file("rules.yml", input_series(history, names, scrape), alertname, eval_ms, scrape, evaluation,
+                           order)
     (folder / "test.yml").write_text(test, encoding="utf-8")
     started = time.perf_counter()
     done = subprocess.run(["promtool", "test", "rules", "test.yml"], cwd=folder, capture_output=True, text=True,

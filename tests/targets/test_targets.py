@@ -110,9 +110,10 @@ def test_groups_per_tenant_over_the_limit_are_refused_naming_the_first_group_ove
     with pytest.raises(ValueError) as caught:
         _generate(tmp_path / "out", Target.CORTEX, config)
     message = str(caught.value)
-    # 8 groups: discovery's 2, myteam's 2, payments' 4; the 8th in namespace order is the last of payments
-    assert "the tenant would hold 8 rule groups, over max_rule_groups_per_tenant 7" in message
-    assert "first group over the limit is fireline:checkout:latency:budget (namespace payments" in message
+    # 11 groups: discovery's 2 (a ratio SLI has no hourly tier), myteam's 3, payments' 6; the 8th in
+    # namespace order is the third of payments
+    assert "the tenant would hold 11 rule groups, over max_rule_groups_per_tenant 7" in message
+    assert "first group over the limit is fireline:checkout:availability:budget (namespace payments" in message
 
 
 def test_mimir_defaults_apply_and_cortex_has_none() -> None:

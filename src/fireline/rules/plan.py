@@ -327,6 +327,10 @@ def budget_group_name(service: str, slo: str) -> str:
     return f"fireline:{service}:{slo}:budget"
 
 
+def hourly_group_name(service: str, slo: str) -> str:
+    return f"fireline:{service}:{slo}:hourly"
+
+
 def _camel(text: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^A-Za-z0-9]+", text) if part)
 
@@ -465,7 +469,7 @@ class _Builder:
         """The windows read from the hourly tier: ratios recorded in the budget group."""
         return sorted(w for w in {*self.tier_windows(), self.slo.window} if self.source(w) is Source.HOURLY)
 
-    def in_budget_group(self, tier: Tier) -> bool:
+    def in_hourly_group(self, tier: Tier) -> bool:
         """A tier whose long window is hourly is decided where that window is recorded."""
         return self.source(tier.long_window) is Source.HOURLY
 
@@ -587,17 +591,11 @@ class _Builder:
         return out
 
     def metadata_recordings(self) -> list[Recording]:
-        # The hourly tier and its windows first: the budget, the Sloth series and the alerts of this
-        # group read them.
-        hourly = self.hourly_windows()
-        slo_window = [] if self.slo.window in self.tier_windows() or self.slo.window in hourly else [
+        slo_window = [] if self.slo.window in {*self.tier_windows(), *self.hourly_windows()} else [
             self.window_ratio(self.slo.window)]
         seconds = Decimal(self.slo.window.milliseconds) / 1000
         remaining = Binary("-", Number.of(1), Binary("/", self.ratio(self.slo.window), Number.of(self.budget)))
         return [
-            *(self.hourly_counts() if hourly else []),
-            *(r for w in hourly for r in self.window_counts(w)),
-            *(self.window_ratio(w) for w in hourly),
             *slo_window,
             self.record(OBJECTIVE, Call.of("vector", Number.of(self.slo.objective / 100)), Source.CONSTANT),
             self.record(ERROR_BUDGET, Call.of("vector", Number.of(self.budget)), Source.CONSTANT),
@@ -796,15 +794,24 @@ class _Builder:
         # Recording rules come first in each group, so the alerts after them read fresh values.
         # Trickle and no-data are tickets over hours or minutes of absence: the slower group is enough.
         traffic = [a for a in (self.trickle_alert(), self.no_data_alert()) if a is not None]
-        # Tiers whose long window is hourly are decided in the budget group, beside that window.
+        # Tiers whose long window is hourly are decided in the hourly group, beside that window.
         tiers = self.slo.tiers()
         burn: list[Recording | Alert] = [*self.sli_recordings(),
-                                         *(self.burn_alert(t) for t in tiers if not self.in_budget_group(t))]
-        budget: list[Recording | Alert] = [*self.metadata_recordings(),
-                                           *(self.burn_alert(t) for t in tiers if self.in_budget_group(t)),
-                                           *self.budget_alerts(), *traffic]
+                                         *(self.burn_alert(t) for t in tiers if not self.in_hourly_group(t))]
+        windows = self.hourly_windows()
+        hourly: list[Recording | Alert] = [
+            *(self.hourly_counts() if windows else []),
+            *(r for w in windows for r in self.window_counts(w)),
+            *(self.window_ratio(w) for w in windows),
+            *(self.burn_alert(t) for t in tiers if self.in_hourly_group(t)),
+        ]
+        budget: list[Recording | Alert] = [*self.metadata_recordings(), *self.budget_alerts(), *traffic]
+        # In this order when evaluated together (promtool's group_eval_order): each group reads the
+        # ones before it. Prometheus runs them side by side; a read is then at most an interval old.
         groups = (
             Group(group_name(self.service.name, self.slo.name), tuple(burn)),
+            *([Group(hourly_group_name(self.service.name, self.slo.name), tuple(hourly), BUDGET_GROUP_INTERVAL)]
+              if hourly else []),
             Group(budget_group_name(self.service.name, self.slo.name), tuple(budget), BUDGET_GROUP_INTERVAL),
         )
         return RulePlan(self.service, self.slo, groups)

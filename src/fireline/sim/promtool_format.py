@@ -59,11 +59,14 @@ def alert_test_file(
     eval_ms: IntArray,
     scrape_interval: Duration,
     evaluation_interval: Duration,
+    group_order: list[str] | None = None,
 ) -> str:
-    """A promtool test expecting no alert at every evaluation (JSON is valid YAML)."""
-    document = {
+    """A promtool test expecting no alert at every evaluation (JSON is valid YAML). group_order: the
+    rule groups in the order the simulator evaluates them (each reads the ones before it fresh)."""
+    document: dict[str, object] = {
         "rule_files": [rule_file],
         "evaluation_interval": str(evaluation_interval),
+        **({"group_eval_order": group_order} if group_order else {}),
         "tests": [{
             "interval": str(scrape_interval),
             "input_series": series,
