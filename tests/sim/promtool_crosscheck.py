@@ -81,7 +81,7 @@ def run_promtool(folder: Path, spec: ServiceSpec, history: SLIHistory, names: Se
     else:
         # The generator has no keep_firing_for; add it to the burn alerts to check the state machine.
         groups = rule_groups(spec)
-        for rule in groups[0]["rules"]:
+        for rule in (r for group in groups for r in group["rules"]):
             if rule.get("alert") == burn_alert_name(spec, slo):
                 rule["keep_firing_for"] = str(keep_firing_for)
         rules = dump_yaml({"groups": groups})

@@ -227,9 +227,22 @@ def hour_parity_raw_queries(slo: SLOSpec) -> tuple[tuple[str, str], ...] | None:
                  for parity in (0, 1))
 
 
+# The hourly tier's hours end on the hour: a sample taken at 10:00:00 is the last of the hour from
+# 09:00 (a recorded rate stands for the interval before it), so every clock reading is of the time a
+# second earlier.
+def _second_ago() -> Expr:
+    return Binary("-", Call.of("time"), Number.of(1))
+
+
 def _hour_parity_is(parity: int) -> Expr:
     """True during even (0) or odd (1) hours of the day; a day has 24, so they alternate at midnight."""
-    return Binary("==", Binary("%", Call.of("hour"), Number.of(2)), Number.of(parity))
+    return Binary("==", Binary("%", Call.of("hour", Call.of("vector", _second_ago())), Number.of(2)),
+                  Number.of(parity))
+
+
+def _seconds_into_hour() -> Expr:
+    """Seconds since the hour began: 1 to 3600 (at 10:00:00 the hour from 09:00 is whole)."""
+    return Binary("+", Binary("%", _second_ago(), Number.of(3600)), Number.of(1))
 
 
 def _once_an_hour(count: Expr, already: RangeSelector | None = None) -> Expr:
@@ -237,8 +250,7 @@ def _once_an_hour(count: Expr, already: RangeSelector | None = None) -> Expr:
     are BUDGET_GROUP_INTERVAL apart, so exactly one falls in the hour's first interval. `already` (the
     series itself over that interval) keeps it to one when something evaluates more often (promtool
     test rules evaluates every group at its evaluation_interval)."""
-    top = Binary("<", Call.of("vector", Binary("%", Call.of("time"), Number.of(3600))),
-                 Number.of(int(BUDGET_GROUP_INTERVAL.seconds)))
+    top = Binary("<=", Call.of("vector", _seconds_into_hour()), Number.of(int(BUDGET_GROUP_INTERVAL.seconds)))
     kept: Expr = Binary("and", count, Paren(top), modifier="on()")
     if already is not None:
         kept = Binary("unless", kept, Call.of("present_over_time", already))
@@ -507,7 +519,7 @@ class _Builder:
     def part_of_hour(self, total: bool, ago: Duration | None = None) -> Expr:
         """Errors or events from the top of the clock hour to now (to the same minute `ago` earlier):
         the mean 5m rate over the hour so far times the seconds since the hour began."""
-        return Binary("*", self.mean_in_hour(total, False, ago), Paren(Binary("%", Call.of("time"), Number.of(3600))))
+        return Binary("*", self.mean_in_hour(total, False, ago), Paren(_seconds_into_hour()))
 
     def hourly_counts(self) -> list[Recording]:
         """The hourly tier: each whole clock hour's errors and events, recorded once at the top of the

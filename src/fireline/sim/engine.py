@@ -101,7 +101,13 @@ class ErrorRatios:
         return self.shape is not SLIShape.RATIO
 
     def events_over(self, window: Duration) -> Sampled:
-        """The guard's count: the mean of the recorded 5m total rate over the window, times the window."""
+        """The guard's count: the mean of the recorded 5m total rate over the window, times the window;
+        for an hourly window the events the hourly tier counted (slo:sli_total:count<W>), which over a
+        history younger than the window is the events there are, not the mean stretched to the window."""
+        if window_source(window) is Source.HOURLY:
+            step = float(np.median(np.diff(self.eval_ms))) / 1000 if self.eval_ms.shape[0] > 1 else 0.0
+            summed = sum_over_time(self.recorded("total"), window.milliseconds)
+            return Sampled(summed.values * step, summed.present)
         mean = avg_over_time(self.recorded("total"), window.milliseconds)
         return Sampled(mean.values * window.seconds, mean.present)
 
