@@ -27,9 +27,17 @@ from typing import Any
 from fireline.promql import Aggregate, Binary, Call, Number, VectorSelector
 from fireline.promql.selectors import Matcher, Selector
 from fireline.rules.generate import render_rules_file
-from fireline.rules.plan import BUDGET_REMAINING, AlertKind, GenerateOptions, RulePlan, group_name, plans
+from fireline.rules.plan import (
+    BUDGET_REMAINING,
+    AlertKind,
+    GenerateOptions,
+    RulePlan,
+    group_name,
+    guard_events,
+    plans,
+)
 from fireline.rules.series import InputSeries, plan_series
-from fireline.rules.sli import BASE_WINDOW
+from fireline.rules.sli import BASE_WINDOW, SLIQueries
 from fireline.slo.durations import Duration
 from fireline.slo.tiers import Severity, Tier, detection_seconds
 from fireline.spec.models import SLI, EventsSLI, ServiceSpec, SLOSpec
@@ -179,9 +187,13 @@ class _SLOTests:
         ratio = float(threshold * share)
         if ratio > 1 or (share > 1 and threshold >= 1):
             return None
-        # A constant ratio from the first sample reads the same over every window once the short
-        # one has data, so full long windows (3 days of samples) would add run time, not strength.
-        minutes = _minutes(tier.short_window) + _minutes(tier.for_) + 15
+        # A constant ratio from the first sample reads the same over every window, whatever share of
+        # it has data (rate() scales errors and events alike), so neither full long windows (3 days of
+        # samples) nor a full 6h short one add strength, only run time: an hour at most, and the
+        # minutes the low-traffic guard needs.
+        guard = guard_events(self.slo, tier) if SLIQueries(self.slo).event_based else 0
+        minutes = (max(min(_minutes(tier.short_window), 60), math.ceil(guard / TOTAL_PER_MINUTE))
+                   + _minutes(tier.for_) + 15)
         expected = 0 if share < 1 else 1
         word = "below" if share < 1 else "above"
         return self._test(
