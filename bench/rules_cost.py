@@ -227,6 +227,12 @@ def rule_samples(prom: Prometheus, groups: list[dict[str, Any]], nominal: dict[s
     return per_round, per_minute, series
 
 
+# History beyond the SLO window: a Prometheus that has run longer than the window, so that the hour
+# of data at the window's start is whole for every rule set (fireline's hourly tier counts a first,
+# partial hour of data as a whole one; docs/series.md).
+WARM_HOURS = 2
+
+
 def measure(name: str, groups: list[dict[str, Any]], blocks: list[Path], work: Path, params: Params,
             data: Dataset, budget_exprs: list[str]) -> dict[str, Any]:
     run_dir = work / f"run-{name}"
@@ -419,14 +425,16 @@ def run(params: Params, work: Path, timings: dict[str, float]) -> dict[str, Any]
         prepared = json.loads(prepared_file.read_text())
         if prepared["params"] != _prep_params(params):
             raise SystemExit(f"{prepared_file} was prepared with {prepared['params']}, not {_prep_params(params)}")
-        data, _ = synthesise(params.services, params.series, params.days, prepared["end"], params.step, params.seed)
+        data, _ = synthesise(params.services, params.series, params.days + WARM_HOURS / 24, prepared["end"],
+                             params.step, params.seed)
         timings.update(prepared["timings"])
         n_samples = prepared["samples"]
         print(f"reusing {work} (data ends {data.end}, {data.end - time.time():+.0f}s from now)", flush=True)
         return measure_all(params, work, timings, data, n_samples,
                            {"fireline": work / "backfill-fireline-blocks", "sloth": work / "backfill-sloth-blocks"})
     end = int((time.time() + params.horizon_seconds) // params.step * params.step)
-    data, increments = synthesise(params.services, params.series, params.days, end, params.step, params.seed)
+    data, increments = synthesise(params.services, params.series, params.days + WARM_HOURS / 24, end, params.step,
+                                   params.seed)
     timings["synthesis_s"] = time.monotonic() - t0
     om = work / "raw.om"
     t = time.monotonic()
@@ -653,7 +661,8 @@ row is much less sensitive to it.
 
 - {m['nproc']} CPUs ({m['cpu']}), {m['memory_bytes'] / 2**30:.1f} GiB memory, Linux {m['kernel']}
 - {m['prometheus']}; Python {m['python']}
-- N={p['services']} services x M={p['series_per_service']} counter series, {p['days']:g} days at
+- N={p['services']} services x M={p['series_per_service']} counter series, {p['days']:g} days
+  (and {WARM_HOURS} h before them) at
   {p['scrape_interval_seconds']}s ({p['dataset']['samples']:,} raw samples), seed {p['seed']};
   one availability SLO per service, {p['objective']}% over {p['slo_window']}
 - incidents: {p['dataset']['incidents_by_kind']}
@@ -718,8 +727,8 @@ def _method() -> str:
    its 1d, 3d and 30d counts, Sloth's 30d average) are the ones being timed. fireline's hour so
    far (`slo:sli_*:hour_to_date_count`) is recorded live and so discarded like every live output:
    the window counts still read their hourly samples and 5m rates (the cost), but yield nothing,
-   and the budget figure (step 8) inlines the hour so far from the backfilled 5m rates. The backfill interval is the live
-   one (30s), so a 30d range holds as many samples as it would after 30 days of running.
+   and the budget figure (step 8) inlines the hour so far from the backfilled 5m rates. The
+   backfill interval is the live one (30s), so a 30d range holds as many samples as it would after 30 days of running.
    Pyrra's rules read raw counters only: nothing to backfill.
 5. **Rule sets.** fireline: `fireline.rules.generate.rule_groups` on a native spec per service
    (events SLI `sum(rate(http_requests_total{job=..,code=~"5.."}[w]))` over the total), unchanged.
@@ -750,7 +759,8 @@ def _method() -> str:
 8. **Budget error.** Each set's budget remaining per SLO, as its own rules compute it, evaluated
    through the query API at t = end over the raw blocks and its backfilled recordings: fireline's
    generated `slo:error_budget_remaining:ratio` rule with the generated rules it reads inlined
-   down to the backfilled hourly tier (the 30d ratio, the 30d counts, the hour so far); Sloth's `1 - ratio_rate30d / (1-0.999)`; Pyrra records no budget series, so its figure
+   down to the backfilled hourly tier (the 30d ratio, the 30d counts, the hour so far);
+   Sloth's `1 - ratio_rate30d / (1-0.999)`; Pyrra records no budget series, so its figure
    is what its UI derives from the increase recording,
    `1 - sum(errors increase) / sum(total increase) / budget`, with the recording's expression
    inlined. Error = |figure - truth| x 100, in percentage points of the budget; worst and median

@@ -32,8 +32,8 @@ import pytest
 from ruamel.yaml import YAML
 
 from fireline.clients.prometheus import PrometheusClient
-from fireline.stack.process import free_port
 from fireline.rules.plan import ERRORS_1H, TOTAL_1H
+from fireline.stack.process import free_port
 from tests.stack.conftest import FIRELINE
 
 HOURLY = (ERRORS_1H, TOTAL_1H)
@@ -319,7 +319,12 @@ def test_prometheus_and_vmalert_page_alike_and_leave_the_same_budget(tmp_path: P
     # the outage pages on the fast tiers (it must, or the comparison shows nothing)
     assert any("long_window=1h" in key for key in paged) and any("long_window=6h" in key for key in paged), report
     for key, (p, v) in report.items():
-        assert (p is None) == (v is None), f"{key}: Prometheus {p}, vmalert {v}"
+        # An expression that only touches its threshold (the 1d ticket, one evaluation at the edge,
+        # where Prometheus' extrapolating rate() reads the 2h window a hair higher) may be true at a
+        # single evaluation on one engine and at none on the other: one evaluation apart, no more.
+        once = [x for x in (p, v) if x is not None]
+        assert (p is None) == (v is None) or (len(once) == 1 and once[0][0] == once[0][1]), (
+            f"{key}: Prometheus {p}, vmalert {v}")
         if p is not None and v is not None:
             # The rulers evaluate at different instants of the interval (Prometheus at its group's phase,
             # vmalert on the grid): compare evaluations, which must be at most one apart.
