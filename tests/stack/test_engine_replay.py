@@ -319,8 +319,8 @@ def test_prometheus_and_vmalert_page_alike_and_leave_the_same_budget(tmp_path: P
     # the outage pages on the fast tiers (it must, or the comparison shows nothing)
     assert any("long_window=1h" in key for key in paged) and any("long_window=6h" in key for key in paged), report
     for key, (p, v) in report.items():
-        # An expression that only touches its threshold (the 1d ticket, one evaluation at the edge,
-        # where Prometheus' extrapolating rate() reads the 2h window a hair higher) may be true at a
+        # An expression that only touches its threshold (the 1d ticket of this history, at the edge
+        # for one evaluation; the engines' rate() differ by a hair, docs/engines.md) may be true at a
         # single evaluation on one engine and at none on the other: one evaluation apart, no more.
         once = [x for x in (p, v) if x is not None]
         assert (p is None) == (v is None) or (len(once) == 1 and once[0][0] == once[0][1]), (
