@@ -258,9 +258,10 @@ def _once_an_hour(count: Expr, already: RangeSelector | None = None) -> Expr:
 
 
 def history_recordings() -> tuple[str, ...]:
-    """The recordings that other rules (1d, 3d, the SLO window) and the policy engine (the window's
-    start, exclusions) read over long spans: what a backfill must write for them to be right from
-    the first evaluation (stack/history.py)."""
+    """The 5m recordings that the policy engine (the window's start, exclusions) and the hourly
+    tier read over long spans: what a backfill must write (stack/history.py). The hourly tier itself,
+    which the 1d, 3d and SLO windows read, comes from hour_parity_raw_queries and
+    hourly_count_raw_queries."""
     return ERRORS_5M, TOTAL_5M, ratio_series(BASE_WINDOW)
 
 
@@ -478,7 +479,7 @@ class _Builder:
         return window_source(window, self.queries.event_based)
 
     def hourly_windows(self) -> list[Duration]:
-        """The windows read from the hourly tier: ratios recorded in the budget group."""
+        """The windows read from the hourly tier: counts and ratios recorded in the hourly group."""
         return sorted(w for w in {*self.tier_windows(), self.slo.window} if self.source(w) is Source.HOURLY)
 
     def in_hourly_group(self, tier: Tier) -> bool:
