@@ -205,7 +205,10 @@ def _prometheus_side(work: Path, rules_file: Path, groups: list[dict[str, Any]],
     for n, level in enumerate(_levels(groups)):
         prom = start()
         try:
-            level_file = work / f"level-{n}.rules.yml"
+            # One path for every level: promtool places a group's evaluations by a hash of its name and
+            # file, so the same file keeps each group at one phase through the chain, as the rule
+            # manager evaluates it (a rule reading one recorded at another phase would lag behind it).
+            level_file = work / "levels.rules.yml"
             with level_file.open("w", encoding="utf-8") as handle:
                 yaml.dump({"groups": level}, handle)
             subprocess.run(["promtool", "tsdb", "create-blocks-from", "rules", f"--url={url}",
