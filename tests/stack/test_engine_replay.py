@@ -202,7 +202,7 @@ def _prometheus_side(work: Path, rules_file: Path, groups: list[dict[str, Any]],
                     work / "prometheus.log", f"{url}/-/ready")
 
     yaml = YAML(typ="safe")
-    for n, level in enumerate(_levels(groups)):
+    for level in _levels(groups):
         prom = start()
         try:
             # One path for every level: promtool places a group's evaluations by a hash of its name and
