@@ -195,13 +195,17 @@ def window_ratio_all_query(window: Duration) -> str:
     return Selector(ratio_series(window), ()).text()
 
 
+def _has_hourly_tier(slo: SLOSpec) -> bool:
+    return SLIQueries(slo).event_based and any(window_source(w) is Source.HOURLY for w in windows(slo))
+
+
 def hourly_count_raw_queries(slo: SLOSpec) -> tuple[tuple[str, str], ...] | None:
     """The hourly counts (ERRORS_1H, TOTAL_1H) straight from the SLI's raw counters, for a backfill
     that runs against a Prometheus holding only raw series (bench/, stack/history.py): at the first
     evaluation of each hour, increase() over the last whole clock hour. The rules' own version reads
     the 5m recordings. None when the SLO has no hourly window. Evaluate at BUDGET_GROUP_INTERVAL."""
     q = SLIQueries(slo)
-    if not q.event_based or not any(window_source(w, True) is Source.HOURLY for w in windows(slo)):
+    if not _has_hourly_tier(slo):
         return None
     errors = Paren(Binary("or", q.errors(HOUR), q.zero_errors(HOUR)))
     # A 1h-step subquery is evaluated at the hour boundaries (Prometheus aligns subquery steps to
@@ -218,7 +222,7 @@ def hour_parity_raw_queries(slo: SLOSpec) -> tuple[tuple[str, str], ...] | None:
     (Errors are not masked by the events' presence as in the rules: a backfill has both throughout.)
     None when the SLO has no hourly window."""
     q = SLIQueries(slo)
-    if not q.event_based or not any(window_source(w, True) is Source.HOURLY for w in windows(slo)):
+    if not _has_hourly_tier(slo):
         return None
     total = Paren(q.total(BASE_WINDOW))
     errors = Paren(Binary("or", q.errors(BASE_WINDOW), q.zero_errors(BASE_WINDOW)))
